@@ -1,0 +1,39 @@
+# The two commands of the README: `make demo` and `make test`. Both bootstrap everything they need:
+# Debian ffmpeg (for torchcodec), a .venv with the pinned stack from requirements.txt, and this package in
+# editable mode. Re-running is fast: the install step only re-runs when requirements.txt or setup.cfg change.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.sign-translation-installed
+DEMO_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install ffmpeg test demo lint clean
+
+install: ffmpeg $(STAMP)
+
+ffmpeg:
+	@if ! command -v ffmpeg >/dev/null 2>&1; then \
+		echo "ffmpeg not found: installing the Debian package (torchcodec needs FFmpeg's libraries)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends ffmpeg; \
+	fi
+
+$(STAMP): requirements.txt setup.cfg pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	@touch $@
+
+test: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+demo: install
+	HF_HUB_OFFLINE=1 $(BIN)/sign-translation demo --output-dir demo_output $(DEMO_ARGS)
+
+lint: install
+	$(BIN)/python -m ruff check src modeling processing train_scripts tests benchmarks
+
+clean:
+	rm -rf demo_output .pytest_cache build *.egg-info src/*.egg-info
