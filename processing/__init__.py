@@ -1,5 +1,23 @@
-"""Video and text processing for sign language translation (installed as `sign_translation.processing`)."""
+"""Video and text processing for sign language translation (installed as `sign_translation.processing`).
 
+The files here are flat and import each other only as `from .module import Name`, because transformers copies
+them into saved checkpoints so that those load with `trust_remote_code=True` without this package.
+"""
+
+from .collator import SignTranslationCollator, video_source
 from .errors import SignInputError
+from .processing_sign_translation import SignTranslationProcessor
+from .video_io import VideoInfo, list_frame_files, read_video
+from .video_processing_sign_translation import SignVideoProcessor, sample_frame_indices
 
-__all__ = ["SignInputError"]
+__all__ = [
+    "SignInputError",
+    "SignTranslationCollator",
+    "SignTranslationProcessor",
+    "SignVideoProcessor",
+    "VideoInfo",
+    "list_frame_files",
+    "read_video",
+    "sample_frame_indices",
+    "video_source",
+]

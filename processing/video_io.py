@@ -1,0 +1,236 @@
+"""Reading sign videos: video files (anything FFmpeg reads, through torchcodec), frame folders and arrays.
+
+Everything here reads only the frames that were sampled: a long video is never decoded whole into memory. Frames
+are decoded in chunks and, when a target size is given, resized chunk by chunk, so the peak memory is one chunk
+at the source resolution plus the sampled frames at the target resolution.
+
+Every failure is a `SignInputError` naming the file and the problem (missing, empty, truncated, no video stream,
+no decodable frame, unreadable image).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import SignInputError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+# A clip whose content holds less than this share of the frames (or duration) its header announces is truncated.
+# Real files often miss a frame or two at the end (e.g. 62 of 64), which is fine.
+TRUNCATION_TOLERANCE = 0.9
+DECODE_CHUNK_FRAMES = 32
+
+
+@dataclass
+class VideoInfo:
+    """What is known about a video before decoding any frame."""
+
+    source: str  # path, or "<array>" for in-memory videos
+    num_frames: int
+    fps: float | None = None
+    height: int | None = None
+    width: int | None = None
+    kind: str = "file"  # "file" | "frames" | "array"
+
+
+def _natural_key(name: str) -> list:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def list_frame_files(folder: str | os.PathLike) -> list[Path]:
+    """Image files of a frame folder in natural order (images2.png before images10.png)."""
+    folder = Path(folder)
+    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
+    files.sort(key=lambda p: _natural_key(p.name))
+    return files
+
+
+def _open_decoder(path: str):
+    from torchcodec.decoders import VideoDecoder
+
+    try:
+        # "exact" scans the packets (no decoding) so that frame counts are the real ones, not the header's.
+        return VideoDecoder(path, seek_mode="exact", num_ffmpeg_threads=1)
+    except ValueError as err:  # torchcodec: "The best video stream is unknown ..."
+        raise SignInputError(f"{path}: the file has no video stream (FFmpeg found no decodable video in it)") from err
+    except RuntimeError as err:
+        raise SignInputError(
+            f"{path}: FFmpeg cannot open this file as a video (not a video, or truncated/corrupt): {_first_line(err)}"
+        ) from err
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def _container_duration(decoder) -> float | None:
+    try:  # container-level header duration (mkv/webm carry none per stream); not part of torchcodec's public API
+        from torchcodec._core import get_container_metadata
+
+        return get_container_metadata(decoder._decoder).duration_seconds_from_header
+    except Exception:  # pragma: no cover - older/newer torchcodec without it: skip this check
+        return None
+
+
+def probe_video_file(path: str | os.PathLike) -> tuple[VideoInfo, object]:
+    """Open a video file and check it, returning its info and the open decoder."""
+    path = str(path)
+    if not os.path.exists(path):
+        raise SignInputError(f"{path}: video file not found")
+    if os.path.getsize(path) == 0:
+        raise SignInputError(f"{path}: the file is empty (0 bytes), expected a video")
+    decoder = _open_decoder(path)
+    meta = decoder.metadata
+    num_frames = meta.num_frames_from_content if meta.num_frames_from_content is not None else meta.num_frames
+    if not num_frames:
+        raise SignInputError(f"{path}: the video stream holds no decodable frame")
+    header_frames = meta.num_frames_from_header
+    if header_frames and num_frames < TRUNCATION_TOLERANCE * header_frames:
+        raise SignInputError(
+            f"{path}: the file is truncated: its header announces {header_frames} frames but only {num_frames} are "
+            "present"
+        )
+    header_duration = meta.duration_seconds_from_header or _container_duration(decoder)
+    content_end = meta.end_stream_seconds_from_content
+    if header_duration and content_end is not None and content_end < TRUNCATION_TOLERANCE * header_duration:
+        raise SignInputError(
+            f"{path}: the file is truncated: its header announces {header_duration:.2f} s but the frames end at "
+            f"{content_end:.2f} s"
+        )
+    info = VideoInfo(path, int(num_frames), meta.average_fps, meta.height, meta.width, kind="file")
+    return info, decoder
+
+
+def probe_frame_folder(path: str | os.PathLike) -> tuple[VideoInfo, list[Path]]:
+    files = list_frame_files(path)
+    if not files:
+        raise SignInputError(
+            f"{path}: the frame folder holds no image file (expected e.g. images0001.png or 000000.jpg; "
+            f"extensions {', '.join(IMAGE_EXTENSIONS)})"
+        )
+    return VideoInfo(str(path), len(files), None, kind="frames"), files
+
+
+def as_video_tensor(array, name: str = "<array>") -> torch.Tensor:
+    """A uint8 video array/tensor (T,H,W,C) or (T,C,H,W), C in {1,3,4} → uint8 tensor (T,3,H,W)."""
+    if isinstance(array, np.ndarray):
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+    elif isinstance(array, torch.Tensor):
+        tensor = array.detach().cpu()
+    else:
+        raise SignInputError(f"{name}: expected a video path, frame folder, numpy array or torch tensor, got {type(array).__name__}")
+    if tensor.ndim != 4:
+        raise SignInputError(f"{name}: expected a 4-D video (T,H,W,C) or (T,C,H,W), got shape {tuple(tensor.shape)}")
+    if tensor.dtype != torch.uint8:
+        raise SignInputError(f"{name}: expected uint8 pixel values 0-255, got dtype {tensor.dtype}")
+    if tensor.shape[0] == 0:
+        raise SignInputError(f"{name}: the video has zero frames")
+    channels_last = tensor.shape[-1] in (1, 3, 4)
+    channels_first = tensor.shape[1] in (1, 3, 4)
+    if channels_last:  # (T,H,W,C) wins when both could be channels (frames only a few pixels high)
+        tensor = tensor.permute(0, 3, 1, 2)
+    elif not channels_first:
+        raise SignInputError(
+            f"{name}: cannot find the channel axis in shape {tuple(tensor.shape)}; expected (T,H,W,C) or (T,C,H,W) "
+            "with C = 1 (grayscale), 3 (RGB) or 4 (RGBA)"
+        )
+    return to_rgb(tensor.contiguous())
+
+
+def to_rgb(frames: torch.Tensor) -> torch.Tensor:
+    """(T,C,H,W) uint8 with C in {1,3,4} → (T,3,H,W): grayscale repeated, alpha dropped."""
+    if frames.shape[1] == 1:
+        return frames.expand(-1, 3, -1, -1).contiguous()
+    if frames.shape[1] == 4:
+        return frames[:, :3].contiguous()
+    return frames
+
+
+def _read_image(path: Path) -> torch.Tensor:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB")  # grayscale, palette and RGBA frames all become RGB
+            array = np.asarray(image, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise SignInputError(f"{path}: unreadable image in frame folder {path.parent}: {_first_line(err)}") from err
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+
+def read_video(
+    source,
+    sample_indices: Callable[[VideoInfo], Sequence[int]] | None = None,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    chunk_size: int = DECODE_CHUNK_FRAMES,
+) -> tuple[torch.Tensor, np.ndarray, VideoInfo]:
+    """Read the sampled frames of one video.
+
+    Args:
+        source: a video file path, a frame-folder path, or a uint8 array/tensor (T,H,W,C) or (T,C,H,W).
+        sample_indices: maps the `VideoInfo` (frame count, fps) to the frame indices to keep (in order, may
+            repeat); all frames when None.
+        transform: applied to each decoded chunk (T',3,H,W) uint8, e.g. a resize, so the full-resolution frames of a
+            long video are never all in memory at once.
+        chunk_size: frames decoded per chunk.
+
+    Returns:
+        frames (T,3,H',W') uint8, the indices that were read, and the `VideoInfo`.
+    """
+    transform = transform or (lambda x: x)
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if os.path.isdir(path):
+            info, files = probe_frame_folder(path)
+            indices = _indices(sample_indices, info)
+            chunks = []
+            for start in range(0, len(indices), chunk_size):
+                frames = [_read_image(files[i]) for i in indices[start : start + chunk_size]]
+                shapes = {tuple(f.shape) for f in frames}
+                if len(shapes) > 1:
+                    raise SignInputError(f"{path}: frames of different sizes in one frame folder: {sorted(shapes)}")
+                chunks.append(transform(torch.stack(frames)))
+            return _concat(chunks, path), indices, info
+        if not os.path.exists(path):
+            raise SignInputError(f"{path}: video file or frame folder not found")
+        info, decoder = probe_video_file(path)
+        indices = _indices(sample_indices, info)
+        chunks = []
+        for start in range(0, len(indices), chunk_size):
+            wanted = indices[start : start + chunk_size]
+            try:
+                frames = decoder.get_frames_at(indices=[int(i) for i in wanted]).data
+            except (RuntimeError, IndexError) as err:
+                raise SignInputError(
+                    f"{path}: could not decode frames {int(wanted[0])}-{int(wanted[-1])} of {info.num_frames} "
+                    f"(file truncated or corrupt?): {_first_line(err)}"
+                ) from err
+            chunks.append(transform(to_rgb(frames)))
+        return _concat(chunks, path), indices, info
+    video = as_video_tensor(source)
+    info = VideoInfo("<array>", video.shape[0], None, video.shape[2], video.shape[3], kind="array")
+    indices = _indices(sample_indices, info)
+    return transform(video[torch.as_tensor(indices, dtype=torch.long)]), indices, info
+
+
+def _indices(sample_indices, info: VideoInfo) -> np.ndarray:
+    indices = np.arange(info.num_frames) if sample_indices is None else np.asarray(sample_indices(info))
+    if indices.size == 0:
+        raise SignInputError(f"{info.source}: frame sampling selected no frame out of {info.num_frames}")
+    if indices.min() < 0 or indices.max() >= info.num_frames:
+        raise SignInputError(f"{info.source}: sampled frame index out of range 0..{info.num_frames - 1}")
+    return indices.astype(np.int64)
+
+
+def _concat(chunks: list[torch.Tensor], source: str) -> torch.Tensor:
+    if not chunks:  # pragma: no cover - _indices guarantees at least one frame
+        raise SignInputError(f"{source}: no frame could be read")
+    return chunks[0] if len(chunks) == 1 else torch.cat(chunks)

@@ -1,0 +1,317 @@
+"""`SignVideoProcessor`: sign videos → normalised, padded frame batches with a frame mask.
+
+Paper defaults (GFSLT-VLP lineage, shared by FLa-LLM and MMSLT): resize to 256×256, crop 224×224 (random crop in
+training, centre crop at eval), ImageNet mean/std; clip-level training augmentation (rotate ±30°, rescale 0.8–1.2,
+translate ±10 px, each with p=0.5 and ONE parameter per clip); temporal subsampling by keeping every k-th frame
+(FLa-LLM keeps T/4), by capping the length with in-order random subsampling (GFSLT ≤300, MMSLT ≤500 frames), or to a
+fixed number of frames. Recipes set the method-specific values; the class defaults keep every frame.
+
+Unlike `BaseVideoProcessor`, this processor pads videos of different lengths itself and returns `video_mask`
+(B, T) beside `pixel_values_videos` (B, T, C, H, W). Output lengths of the models' temporal convolutions are the
+models' business, not the processor's.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from transformers.image_processing_utils import BatchFeature
+from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, PILImageResampling, SizeDict
+from transformers.processing_utils import Unpack, VideosKwargs
+from transformers.video_processing_utils import BaseVideoProcessor
+
+from .errors import SignInputError
+from .video_io import VideoInfo, read_video
+
+
+class SignVideoProcessorKwargs(VideosKwargs, total=False):
+    """Keyword arguments of `SignVideoProcessor` on top of transformers' `VideosKwargs`.
+
+    frame_stride: keep every k-th frame (FLa-LLM: 4, i.e. T/4); random start offset in training.
+    max_frames: longest clip kept; longer clips are subsampled in order (randomly in training, uniformly at eval).
+    do_augment: training mode — random crop instead of centre crop, random temporal sampling, clip-level affine
+        augmentation (one parameter set per clip).
+    augment_probability: probability of each of rotation / rescale / translation (paper: 0.5).
+    augment_rotation: maximum rotation in degrees (paper: 30).
+    augment_scale: [min, max] rescale factor (paper: [0.8, 1.2]).
+    augment_translate: maximum translation in pixels of the cropped frame (paper: 10 at 224 px).
+    return_frame_indices: also return the source-frame indices kept for each video (e.g. to pick per-frame
+        description embeddings).
+    """
+
+    frame_stride: int | None
+    max_frames: int | None
+    do_augment: bool | None
+    augment_probability: float | None
+    augment_rotation: float | None
+    augment_scale: list[float] | None
+    augment_translate: float | None
+    return_frame_indices: bool | None
+
+
+def sample_frame_indices(
+    total_frames: int,
+    frame_stride: int = 1,
+    max_frames: int | None = None,
+    num_frames: int | None = None,
+    source_fps: float | None = None,
+    target_fps: float | None = None,
+    random: bool = False,
+) -> np.ndarray:
+    """Indices of the frames to keep, in temporal order.
+
+    Order of operations: resample to `target_fps` (when the source fps is known) → keep every `frame_stride`-th
+    frame → cap at `max_frames` or pick exactly `num_frames`. With `random=True` (training) the stride offset is
+    random and capping draws a random in-order subset (GFSLT's "random subsampling"); otherwise everything is
+    deterministic and uniform.
+
+    >>> sample_frame_indices(10, frame_stride=4).tolist()
+    [0, 4, 8]
+    >>> sample_frame_indices(10, max_frames=4).tolist()
+    [0, 3, 6, 9]
+    """
+    if total_frames < 1:
+        raise SignInputError(f"total_frames must be ≥ 1, got {total_frames}")
+    if frame_stride is None or frame_stride < 1:
+        raise SignInputError(f"frame_stride must be an integer ≥ 1, got {frame_stride}")
+    if max_frames is not None and num_frames is not None:
+        raise SignInputError("max_frames and num_frames are mutually exclusive: set only one of them")
+    indices = np.arange(total_frames)
+    if target_fps and source_fps and source_fps > target_fps:
+        step = source_fps / target_fps
+        indices = np.unique(np.floor(np.arange(0, total_frames, step)).astype(np.int64))
+    if frame_stride > 1:
+        offset = int(torch.randint(0, min(frame_stride, len(indices)), ()).item()) if random else 0
+        indices = indices[offset::frame_stride]
+    if num_frames is not None:
+        if num_frames < 1:
+            raise SignInputError(f"num_frames must be ≥ 1, got {num_frames}")
+        if random and len(indices) >= num_frames:
+            keep = torch.randperm(len(indices))[:num_frames].sort().values.numpy()
+        else:  # uniform; repeats frames when the clip is shorter than num_frames
+            keep = np.linspace(0, len(indices) - 1, num_frames).round().astype(np.int64)
+        indices = indices[keep]
+    elif max_frames is not None:
+        if max_frames < 1:
+            raise SignInputError(f"max_frames must be ≥ 1, got {max_frames}")
+        if len(indices) > max_frames:
+            if random:
+                keep = torch.randperm(len(indices))[:max_frames].sort().values.numpy()
+            else:
+                keep = np.linspace(0, len(indices) - 1, max_frames).round().astype(np.int64)
+            indices = indices[keep]
+    return indices.astype(np.int64)
+
+
+class SignVideoProcessor(BaseVideoProcessor):
+    r"""Turns sign videos into model inputs: `pixel_values_videos` (B, T, C, H, W) and `video_mask` (B, T).
+
+    Accepts a video file path (anything FFmpeg reads: mp4, webm, mkv, mov, avi, ...), a folder of frame images
+    (PHOENIX-style `images0001.png…`, CSL-style jpg), a uint8 array/tensor (T,H,W,C) or (T,C,H,W), or a list of
+    these. Videos are decoded only at the sampled frame indices.
+
+    Example:
+    ```python
+    >>> import numpy as np
+    >>> from sign_translation.processing import SignVideoProcessor
+    >>> processor = SignVideoProcessor(size={"height": 32, "width": 32}, crop_size={"height": 28, "width": 28})
+    >>> videos = [np.zeros((12, 40, 30, 3), np.uint8), np.zeros((7, 40, 30, 3), np.uint8)]
+    >>> batch = processor(videos, frame_stride=2)
+    >>> tuple(batch["pixel_values_videos"].shape), batch["video_mask"].sum(1).tolist()
+    ((2, 6, 3, 28, 28), [6, 4])
+
+    ```
+    """
+
+    valid_kwargs = SignVideoProcessorKwargs
+    model_input_names = ["pixel_values_videos", "video_mask"]
+
+    # Paper defaults (GFSLT-VLP / FLa-LLM / MMSLT input pipeline).
+    resample = PILImageResampling.BILINEAR
+    size = {"height": 256, "width": 256}
+    crop_size = {"height": 224, "width": 224}
+    do_resize = True
+    do_center_crop = True
+    do_rescale = True
+    rescale_factor = 1 / 255
+    do_normalize = True
+    image_mean = IMAGENET_DEFAULT_MEAN
+    image_std = IMAGENET_DEFAULT_STD
+    do_convert_rgb = True
+    do_sample_frames = True
+    default_to_square = True
+    frame_stride = 1
+    max_frames = None
+    num_frames = None
+    fps = None
+    do_augment = False
+    augment_probability = 0.5
+    augment_rotation = 30.0
+    augment_scale = [0.8, 1.2]
+    augment_translate = 10.0
+    return_frame_indices = False
+
+    def __init__(self, **kwargs: Unpack[SignVideoProcessorKwargs]):
+        super().__init__(**kwargs)
+
+    # ------------------------------------------------------------------ public API
+    def preprocess(self, videos, **kwargs: Unpack[SignVideoProcessorKwargs]) -> BatchFeature:
+        unknown = set(kwargs) - set(self.valid_kwargs.__annotations__) - {"return_tensors"}
+        if unknown:
+            raise SignInputError(
+                f"SignVideoProcessor got unknown argument(s) {sorted(unknown)}; valid ones are "
+                f"{sorted(self.valid_kwargs.__annotations__)}"
+            )
+        for name in self.valid_kwargs.__annotations__:
+            kwargs.setdefault(name, getattr(self, name, None))
+        kwargs.setdefault("return_tensors", "pt")
+        opts = self._standardize_kwargs(**kwargs)
+
+        sources = self._as_list_of_videos(videos)
+        pixel_values, frame_indices = [], []
+        for source in sources:
+            frames, indices = self._process_one(source, opts)
+            pixel_values.append(frames)
+            frame_indices.append(indices.tolist())
+
+        data = self.pad_videos(pixel_values)
+        if opts.get("return_frame_indices"):
+            data["frame_indices"] = frame_indices
+        return_tensors = opts.get("return_tensors")
+        if return_tensors not in (None, "pt"):
+            raise SignInputError(f"return_tensors={return_tensors!r}: only 'pt' (torch tensors) is supported")
+        return BatchFeature(data=data, skip_tensor_conversion=["frame_indices"])
+
+    @staticmethod
+    def pad_videos(videos: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Pad (T_i, C, H, W) videos to (B, T_max, C, H, W) with zeros and build `video_mask` (B, T_max)."""
+        shapes = {tuple(v.shape[1:]) for v in videos}
+        if len(shapes) > 1:
+            raise SignInputError(
+                f"videos in one batch have different frame sizes {sorted(shapes)}: use size={{'height','width'}} "
+                "or a crop so that all frames share one size"
+            )
+        lengths = [v.shape[0] for v in videos]
+        batch = videos[0].new_zeros((len(videos), max(lengths), *videos[0].shape[1:]))
+        mask = torch.zeros(len(videos), max(lengths), dtype=torch.long)
+        for i, video in enumerate(videos):
+            batch[i, : lengths[i]] = video
+            mask[i, : lengths[i]] = 1
+        return {"pixel_values_videos": batch, "video_mask": mask}
+
+    def sample_frames(self, total_frames: int, source_fps: float | None = None, **opts) -> np.ndarray:
+        """Frame indices to keep for a clip of `total_frames` frames (see `sample_frame_indices`)."""
+        if opts.get("do_sample_frames") is False:
+            return np.arange(total_frames)
+        return sample_frame_indices(
+            total_frames,
+            frame_stride=opts.get("frame_stride") or 1,
+            max_frames=opts.get("max_frames"),
+            num_frames=opts.get("num_frames"),
+            source_fps=source_fps,
+            target_fps=opts.get("fps"),
+            random=bool(opts.get("do_augment")),
+        )
+
+    # ------------------------------------------------------------------ internals
+    @staticmethod
+    def _as_list_of_videos(videos) -> list:
+        if isinstance(videos, (str, os.PathLike)):
+            return [videos]
+        if isinstance(videos, (np.ndarray, torch.Tensor)):
+            if videos.ndim == 5:
+                return list(videos)
+            return [videos]
+        if isinstance(videos, (list, tuple)):
+            if not videos:
+                raise SignInputError("videos: got an empty list, expected at least one video")
+            for i, video in enumerate(videos):
+                if isinstance(video, (np.ndarray, torch.Tensor)) and video.ndim == 3:
+                    raise SignInputError(
+                        f"videos[{i}]: got a single 3-D frame; pass each video as a 4-D (T,H,W,C) array, a file "
+                        "path or a frame folder"
+                    )
+            return list(videos)
+        raise SignInputError(
+            f"videos: expected a path, a frame folder, a uint8 array/tensor or a list of these, got {type(videos).__name__}"
+        )
+
+    def _process_one(self, source, opts: dict) -> tuple[torch.Tensor, np.ndarray]:
+        size: SizeDict | None = opts.get("size")
+        resize = None
+        if opts.get("do_resize") and size is not None:
+
+            def resize(chunk: torch.Tensor) -> torch.Tensor:
+                return self.resize(chunk, size=size, resample=opts.get("resample"))
+
+        def indices_for(info: VideoInfo) -> np.ndarray:
+            return self.sample_frames(info.num_frames, source_fps=info.fps, **opts)
+
+        frames, indices, _ = read_video(source, indices_for, transform=resize)
+
+        crop: SizeDict | None = opts.get("crop_size")
+        if opts.get("do_center_crop") and crop is not None:
+            if opts.get("do_augment"):
+                frames = self._random_crop(frames, crop)
+            else:
+                frames = self.center_crop(frames, crop)
+        if opts.get("do_augment"):
+            frames = self._augment_clip(frames, opts)
+        frames = self.rescale_and_normalize(
+            frames,
+            opts.get("do_rescale"),
+            opts.get("rescale_factor"),
+            opts.get("do_normalize"),
+            opts.get("image_mean"),
+            opts.get("image_std"),
+        )
+        if frames.dtype != torch.float32:
+            frames = frames.to(torch.float32)
+        return frames, indices
+
+    def _random_crop(self, frames: torch.Tensor, crop: SizeDict) -> torch.Tensor:
+        height, width = frames.shape[-2:]
+        if crop.height > height or crop.width > width:
+            return self.center_crop(frames, crop)  # pads; nothing to randomise
+        top = int(torch.randint(0, height - crop.height + 1, ()).item())
+        left = int(torch.randint(0, width - crop.width + 1, ()).item())
+        return frames[..., top : top + crop.height, left : left + crop.width]
+
+    @staticmethod
+    def _augment_clip(frames: torch.Tensor, opts: dict) -> torch.Tensor:
+        """Clip-level affine augmentation: ONE angle / scale / shift for every frame of the clip."""
+        import torchvision.transforms.v2.functional as tvF
+
+        p = opts.get("augment_probability")
+        p = 0.5 if p is None else p
+        angle, scale, shift = 0.0, 1.0, [0, 0]
+        if torch.rand(()) < p:
+            limit = opts.get("augment_rotation") or 0.0
+            angle = float(torch.empty(()).uniform_(-limit, limit))
+        if torch.rand(()) < p:
+            low, high = opts.get("augment_scale") or (1.0, 1.0)
+            scale = float(torch.empty(()).uniform_(low, high))
+        if torch.rand(()) < p:
+            limit = opts.get("augment_translate") or 0.0
+            shift = [int(round(float(torch.empty(()).uniform_(-limit, limit)))) for _ in range(2)]
+        if angle == 0.0 and scale == 1.0 and shift == [0, 0]:
+            return frames
+        return tvF.affine(
+            frames,
+            angle=angle,
+            translate=shift,
+            scale=scale,
+            shear=[0.0, 0.0],
+            interpolation=tvF.InterpolationMode.BILINEAR,
+        )
+
+    def to_dict(self):
+        output = super().to_dict()
+        output.pop("_valid_kwargs_names", None)
+        return output
+
+
+__all__ = ["SignVideoProcessor", "SignVideoProcessorKwargs", "sample_frame_indices"]
