@@ -28,3 +28,23 @@ def real_videos() -> dict[str, Path]:
     """The four MIT-licensed real sign videos copied into tests/data (see tests/data/ATTRIBUTION.md)."""
     names = ["FOOTBALL.mp4", "SOUP.mp4", "test_video.mp4", "video.mp4"]
     return {name: TEST_DATA / name for name in names}
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """A small rendered synthetic corpus (32 px) shared by the model and training tests."""
+    from sign_translation.data import make_synthetic_corpus
+
+    root = tmp_path_factory.mktemp("tiny_corpus")
+    make_synthetic_corpus(root, num_train=24, num_dev=6, num_test=6, image_size=32, seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_corpus):
+    """An mBART tokenizer learnt from the tiny corpus's sentences (no Hub download)."""
+    from sign_translation.data import load_sign_dataset
+    from sign_translation.tokenization import train_mbart_tokenizer
+
+    texts = load_sign_dataset(tiny_corpus)["train"]["text"]
+    return train_mbart_tokenizer(texts, vocab_size=120)

@@ -67,4 +67,32 @@ def train_mbart_tokenizer(
     raise SignInputError(f"flavour={flavour!r}: expected 'mbart' (mBART-cc25 style) or 'mbart50'")
 
 
-__all__ = ["train_mbart_tokenizer", "train_unigram_vocab"]
+def generation_token_ids(tokenizer, is_encoder_decoder: bool = True) -> dict:
+    """Special-token ids a model's `generation_config` needs to decode like the tokenizer encodes its targets.
+
+    Read from how the tokenizer encodes a target sentence, so it holds for any tokenizer:
+    - mBART-cc25 targets end `... </s> de_DE`; mBART right-shifts the language code to the front, so decoding
+      starts from it (`decoder_start_token_id` = the language code), as GFSLT/FLa-LLM do;
+    - mBART-50 targets start `de_DE ... </s>`: decoding starts from `</s>` and the language code is forced as the
+      first generated token (`forced_bos_token_id`), as MMSLT does;
+    - other tokenizers (T5/mT5, Marian, decoder-only): the LLM's own start token is kept.
+    """
+    ids = {
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+    }
+    if not is_encoder_decoder:
+        return ids
+    sample = tokenizer(text_target="a")["input_ids"]
+    specials = set(tokenizer.all_special_ids)
+    eos, bos = tokenizer.eos_token_id, tokenizer.bos_token_id
+    if len(sample) >= 2 and sample[-2] == eos and sample[-1] in specials and sample[-1] != eos:
+        ids["decoder_start_token_id"] = sample[-1]
+    elif sample and sample[0] in specials and sample[0] not in (bos, eos):
+        ids["decoder_start_token_id"] = eos
+        ids["forced_bos_token_id"] = sample[0]
+    return ids
+
+
+__all__ = ["generation_token_ids", "train_mbart_tokenizer", "train_unigram_vocab"]

@@ -1,0 +1,212 @@
+"""Configuration of FLa-LLM (Chen et al., "Factorized Learning Assisted with Large Language Model for Gloss-free
+Sign Language Translation", LREC-COLING 2024, arXiv 2403.12556). No torch import here: configs load anywhere.
+
+Every paper number is a field with the paper value as default. Three sub-configs, built through `AutoConfig` so any
+registered backbone / translator / LLM plugs in:
+
+- `vision_config`: the frame backbone — ResNet-18 (`microsoft/resnet-18` loads into it).
+- `translator_config`: Light-T, the stage-1 vanilla Transformer (3+3 layers, 8 heads, d 512, FFN 2048, sinusoidal
+  positions) — a Marian-shaped encoder-decoder fed with `inputs_embeds`.
+- `text_config`: the stage-2 LLM — mBART-large-cc25 shape by default; any seq2seq (mBART-50, mT5, ...) or
+  decoder-only (`AutoModelForCausalLM`, e.g. Llama/Qwen) config works.
+"""
+
+from __future__ import annotations
+
+from huggingface_hub.dataclasses import strict
+from transformers import AutoConfig, PretrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+# ResNet-18 (GFSLT-VLP backbone; depths 2-2-2-2, widths 64-128-256-512, basic blocks).
+RESNET18 = {"depths": [2, 2, 2, 2], "hidden_sizes": [64, 128, 256, 512], "layer_type": "basic", "embedding_size": 64}
+# facebook/mbart-large-cc25.
+MBART_LARGE_CC25 = {
+    "vocab_size": 250027,
+    "d_model": 1024,
+    "encoder_layers": 12,
+    "decoder_layers": 12,
+    "encoder_attention_heads": 16,
+    "decoder_attention_heads": 16,
+    "encoder_ffn_dim": 4096,
+    "decoder_ffn_dim": 4096,
+    "scale_embedding": True,
+    "dropout": 0.1,
+    "attention_dropout": 0.1,
+    "max_position_embeddings": 1024,
+}
+# Light-T (FLa-LLM §3.1): vanilla Transformer, 3+3 layers, 8 heads, d=512, FFN 2048, sinusoidal positions.
+LIGHT_T = {
+    "d_model": 512,
+    "encoder_layers": 3,
+    "decoder_layers": 3,
+    "encoder_attention_heads": 8,
+    "decoder_attention_heads": 8,
+    "encoder_ffn_dim": 2048,
+    "decoder_ffn_dim": 2048,
+    "activation_function": "relu",
+    "scale_embedding": True,
+    "dropout": 0.1,
+    "max_position_embeddings": 1024,
+    # same tokenizer as the LLM: vocabulary and special ids follow text_config (synced in __post_init__)
+    "vocab_size": MBART_LARGE_CC25["vocab_size"],
+    "pad_token_id": 1,
+    "eos_token_id": 2,
+    "decoder_start_token_id": 2,
+    "forced_eos_token_id": 2,
+}
+
+
+def _tiny_vision() -> dict:
+    return {"model_type": "resnet", "depths": [1, 1], "hidden_sizes": [16, 32], "layer_type": "basic", "embedding_size": 8}
+
+
+def _tiny_seq2seq(model_type: str, vocab_size: int, hidden: int = 32) -> dict:
+    return {
+        "model_type": model_type,
+        "vocab_size": vocab_size,
+        "d_model": hidden,
+        "encoder_layers": 2,
+        "decoder_layers": 2,
+        "encoder_attention_heads": 4,
+        "decoder_attention_heads": 4,
+        "encoder_ffn_dim": 2 * hidden,
+        "decoder_ffn_dim": 2 * hidden,
+        "max_position_embeddings": 256,
+        "dropout": 0.0,
+        "pad_token_id": 1,
+        "bos_token_id": 0,
+        "eos_token_id": 2,
+        "decoder_start_token_id": 2,
+        "forced_eos_token_id": 2,
+    }
+
+
+@strict
+class FlaLlmConfig(PretrainedConfig):
+    r"""Configuration for `FlaLlmForVisualInitialization` (stage 1) and `FlaLlmForConditionalGeneration` (stage 2).
+
+    Args:
+        vision_config: frame backbone config (default ResNet-18).
+        translator_config: Light-T config for stage 1 (default Marian-shaped 3+3 layers, d 512, 8 heads, FFN 2048).
+        text_config: the stage-2 LLM config (default mBART-large-cc25 shape).
+        temporal_kernel_size: kernel of the local temporal module (Conv1D-BN-ReLU, length preserving).
+        temporal_hidden_size: output width of the local temporal module = visual feature width.
+        vl_adapter_hidden_size: hidden width of the stage-1 VL-adapter MLP (output = Light-T d_model).
+        llm_adapter_hidden_size: hidden width of the stage-2 LLM-adapter MLP (output = LLM hidden size). The paper
+            gives the output (1024 for mBART-large) but not the hidden width; we use the LLM's hidden size.
+        adapter_activation: activation of both adapter MLPs.
+        label_smoothing: cross-entropy label smoothing (GFSLT/FLa-LLM: 0.2).
+        freeze_visual_encoder: stage 2 freezes backbone + temporal module, BatchNorm statistics included (paper).
+        frame_stride: the paper feeds 25% of the frames (T/4); recorded here so model cards and recipes agree with
+            the processor, which does the sampling.
+        language_code: target language code forced as first token for mBART-style LLMs (e.g. "de_DE").
+
+    Example:
+    ```python
+    >>> from sign_translation import FlaLlmConfig, FlaLlmForVisualInitialization
+    >>> config = FlaLlmConfig.tiny(vocab_size=99)
+    >>> model = FlaLlmForVisualInitialization(config)
+    >>> config.translator_config.d_model, config.text_config.model_type
+    (32, 'mbart')
+
+    ```
+    """
+
+    model_type = "fla_llm"
+    sub_configs_defaults = {
+        "vision_config": SubConfigSpec(config_class=AutoConfig, model_type="resnet", init_kwargs=RESNET18),
+        "translator_config": SubConfigSpec(config_class=AutoConfig, model_type="marian", init_kwargs=LIGHT_T),
+        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="mbart", init_kwargs=MBART_LARGE_CC25),
+    }
+
+    vision_config: dict | PretrainedConfig | None = None
+    translator_config: dict | PretrainedConfig | None = None
+    text_config: dict | PretrainedConfig | None = None
+    temporal_kernel_size: int = 5
+    temporal_hidden_size: int = 512
+    vl_adapter_hidden_size: int = 512
+    llm_adapter_hidden_size: int | None = None
+    adapter_activation: str = "gelu"
+    label_smoothing: float = 0.2
+    freeze_visual_encoder: bool = True
+    frame_stride: int = 4
+    language_code: str | None = None
+    initializer_range: float = 0.02
+    pad_token_id: int | None = None
+    bos_token_id: int | None = None
+    eos_token_id: int | list[int] | None = None
+    decoder_start_token_id: int | None = None
+    tie_word_embeddings: bool = False
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        # Special token ids and vocabulary follow the LLM (its tokenizer is the one the processor uses); Light-T
+        # shares that tokenizer (paper: "same tokenizer as the stage-2 LLM").
+        text = self.text_config
+        for name in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
+            if getattr(self, name) is None:
+                setattr(self, name, getattr(text, name, None))
+        if self.decoder_start_token_id is None:
+            self.decoder_start_token_id = self.eos_token_id
+        self.is_encoder_decoder = bool(getattr(text, "is_encoder_decoder", False))
+        translator = self.translator_config
+        translator.vocab_size = text.vocab_size
+        translator.decoder_vocab_size = text.vocab_size
+        for name in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
+            setattr(translator, name, getattr(self, name))
+        translator.forced_eos_token_id = self.eos_token_id
+        if self.llm_adapter_hidden_size is None:
+            self.llm_adapter_hidden_size = self.llm_hidden_size
+
+    @property
+    def visual_feature_size(self) -> int:
+        return self.temporal_hidden_size
+
+    @property
+    def backbone_feature_size(self) -> int:
+        vision = self.vision_config
+        sizes = getattr(vision, "hidden_sizes", None)
+        return int(sizes[-1]) if sizes else int(vision.hidden_size)
+
+    @property
+    def llm_hidden_size(self) -> int:
+        text = self.text_config
+        return int(getattr(text, "d_model", None) or getattr(text, "hidden_size"))
+
+    @classmethod
+    def tiny(cls, vocab_size: int = 99, llm: str = "mbart", **kwargs) -> FlaLlmConfig:
+        """A few-thousand-parameter config for tests and examples (hidden 32, 2 layers, 16–32 px frames).
+
+        `llm`: "mbart" (default), "mt5" or "causal" (a tiny Llama-shaped decoder-only LLM). Token ids default to
+        mBART's (pad 1, bos 0, eos 2); pass `pad_token_id=...` etc. to match another tokenizer.
+        """
+        ids = {"pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2}
+        if llm == "mbart":
+            text = {**_tiny_seq2seq("mbart", vocab_size), "scale_embedding": True}
+        elif llm == "mt5":
+            text = {
+                "model_type": "mt5", "vocab_size": vocab_size, "d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 2,
+                "num_decoder_layers": 2, "num_heads": 4, "dropout_rate": 0.0, **ids, "decoder_start_token_id": 1,
+            }
+        elif llm == "causal":
+            text = {
+                "model_type": "llama", "vocab_size": vocab_size, "hidden_size": 32, "intermediate_size": 64,
+                "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+                "max_position_embeddings": 512, **ids,
+            }
+        else:
+            raise ValueError(f"llm={llm!r}: expected 'mbart', 'mt5' or 'causal'")
+        defaults = {
+            "vision_config": _tiny_vision(),
+            "translator_config": {**_tiny_seq2seq("marian", vocab_size), "activation_function": "relu"},
+            "text_config": text,
+            "temporal_hidden_size": 32,
+            "vl_adapter_hidden_size": 32,
+            "temporal_kernel_size": 3,
+            "frame_stride": 1,
+        }
+        defaults.update(kwargs)
+        return cls(**defaults)
+
+
+__all__ = ["FlaLlmConfig"]

@@ -1,0 +1,164 @@
+"""Feeding visual features to a language model: the part FLa-LLM (both stages) and MMSLT translation share.
+
+    visual prefix (B,N,D_lm) + mask (B,N)
+        ├─ seq2seq LM (mBART, mBART-50, mT5, Light-T/Marian): the prefix replaces the encoder's word embeddings
+        │    (`inputs_embeds`); the decoder is trained on the sentence.
+        └─ decoder-only LM (Llama, Qwen, ...): [prefix ; sentence] in one sequence, right-padded per example;
+             the loss covers the sentence tokens only; generation continues a left-padded prefix.
+
+Loss: token cross-entropy with label smoothing (0.2 in GFSLT/FLa-LLM/MMSLT), summed and divided by the number of
+target tokens — or by the Trainer's `num_items_in_batch`, which keeps it exact under gradient accumulation.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+from transformers.modeling_outputs import CausalLMOutputWithPast, Seq2SeqLMOutput
+
+
+def label_smoothed_loss(
+    logits: torch.Tensor, labels: torch.Tensor, smoothing: float, num_items_in_batch=None
+) -> torch.Tensor:
+    """Cross-entropy with label smoothing over positions whose label is not -100."""
+    total = nn.functional.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]),
+        labels.reshape(-1).to(logits.device),
+        ignore_index=-100,
+        reduction="sum",
+        label_smoothing=smoothing,
+    )
+    count = num_items_in_batch if num_items_in_batch is not None else (labels != -100).sum()
+    if isinstance(count, torch.Tensor):
+        count = count.to(total.device)
+    return total / count
+
+
+class VisualPrefixLMMixin:
+    """forward/generate for a `PreTrainedModel` that turns videos into a prefix for `self.<language_model_attribute>`.
+
+    Subclasses implement `visual_prefix(pixel_values_videos, video_mask, **kwargs) -> (embeds, mask)` and set
+    `config.label_smoothing`.
+    """
+
+    language_model_attribute = "llm"
+
+    @property
+    def language_model(self) -> nn.Module:
+        return getattr(self, self.language_model_attribute)
+
+    # ------------------------------------------------------------------ training forward
+    def language_model_forward(
+        self,
+        prefix: torch.Tensor,
+        prefix_mask: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        decoder_input_ids: torch.Tensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        num_items_in_batch=None,
+    ):
+        lm = self.language_model
+        if lm.config.is_encoder_decoder:
+            if decoder_input_ids is None and labels is not None:
+                decoder_input_ids = self._decoder_inputs_from_labels(labels)
+            outputs = lm(
+                inputs_embeds=prefix,
+                attention_mask=prefix_mask,
+                decoder_input_ids=decoder_input_ids,
+                decoder_attention_mask=decoder_attention_mask,
+                use_cache=False,
+            )
+            loss = None
+            if labels is not None:
+                loss = label_smoothed_loss(outputs.logits, labels, self.config.label_smoothing, num_items_in_batch)
+            return Seq2SeqLMOutput(
+                loss=loss, logits=outputs.logits, encoder_last_hidden_state=outputs.encoder_last_hidden_state
+            )
+        embeds, mask, targets = self._causal_sequence(prefix, prefix_mask, labels)
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+        outputs = lm(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, use_cache=False)
+        loss = None
+        if targets is not None:
+            loss = label_smoothed_loss(outputs.logits, targets, self.config.label_smoothing, num_items_in_batch)
+        return CausalLMOutputWithPast(loss=loss, logits=outputs.logits)
+
+    def _decoder_inputs_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        """The LM's own right-shift (mBART moves the language code to the front, T5/Marian prepend the start id)."""
+        lm = self.language_model
+        if hasattr(lm, "prepare_decoder_input_ids_from_labels"):
+            return lm.prepare_decoder_input_ids_from_labels(labels=labels)
+        start = lm.config.decoder_start_token_id
+        shifted = labels.new_full(labels.shape, lm.config.pad_token_id)
+        shifted[:, 1:] = labels[:, :-1].masked_fill(labels[:, :-1] == -100, lm.config.pad_token_id)
+        shifted[:, 0] = start
+        return shifted
+
+    def _causal_sequence(self, prefix, prefix_mask, labels):
+        """[prefix ; sentence] per example, right-padded; targets are the sentence tokens, each predicted from the
+        position before it (the first from the last prefix step)."""
+        embed = self.language_model.get_input_embeddings()
+        pad_id = self.config.pad_token_id if self.config.pad_token_id is not None else 0
+        batch, dim = prefix.shape[0], prefix.shape[-1]
+        prefix_lengths = prefix_mask.sum(1).tolist()
+        if labels is None:
+            label_lengths = [0] * batch
+        else:
+            label_lengths = (labels != -100).sum(1).tolist()
+            tokens = embed(labels.masked_fill(labels == -100, pad_id))  # (B, L, D)
+        total = max(p + n for p, n in zip(prefix_lengths, label_lengths))
+        embeds = prefix.new_zeros(batch, total, dim)
+        mask = prefix_mask.new_zeros(batch, total)
+        targets = None if labels is None else labels.new_full((batch, total), -100)
+        for i, (p, n) in enumerate(zip(prefix_lengths, label_lengths)):
+            embeds[i, :p] = prefix[i][prefix_mask[i].bool()]
+            mask[i, : p + n] = 1
+            if n:
+                sentence = labels[i][labels[i] != -100]
+                embeds[i, p : p + n] = tokens[i][labels[i] != -100]
+                targets[i, p - 1 : p + n - 1] = sentence
+        return embeds, mask, targets
+
+    # ------------------------------------------------------------------ generation
+    @torch.no_grad()
+    def generate(
+        self,
+        pixel_values_videos: torch.Tensor | None = None,
+        video_mask: torch.Tensor | None = None,
+        generation_config=None,
+        **kwargs,
+    ) -> torch.Tensor:
+        """Translate videos: returns generated token ids (decode with the processor's `batch_decode`).
+
+        Accepts the model's visual inputs plus any `GenerationConfig` field (`num_beams`, `max_new_tokens`, ...).
+        `labels`/`decoder_input_ids` (passed by `Seq2SeqTrainer(predict_with_generate=True)`) are ignored.
+        """
+        for ignored in ("labels", "decoder_input_ids", "decoder_attention_mask", "input_ids", "attention_mask",
+                        "description_embeds"):
+            kwargs.pop(ignored, None)
+        visual_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in self._visual_input_names}
+        prefix, prefix_mask = self.visual_prefix(pixel_values_videos, video_mask, **visual_kwargs)
+        generation_config = copy.deepcopy(generation_config if generation_config is not None else self.generation_config)
+        if kwargs.get("max_length") is not None and kwargs.get("max_new_tokens") is None:
+            generation_config.max_new_tokens = None  # an explicit max_length (e.g. Seq2SeqTrainer's) wins
+        kwargs = generation_config.update(**kwargs)  # generation fields go into the config, the rest stays kwargs
+        lm = self.language_model
+        if lm.config.is_encoder_decoder:
+            return lm.generate(
+                inputs_embeds=prefix, attention_mask=prefix_mask, generation_config=generation_config, **kwargs
+            )
+        # decoder-only: left-pad the prefix so every example continues from its last visual step
+        lengths = prefix_mask.sum(1)
+        width = int(lengths.max())
+        embeds = prefix.new_zeros(prefix.shape[0], width, prefix.shape[-1])
+        mask = prefix_mask.new_zeros(prefix.shape[0], width)
+        for i, length in enumerate(lengths.tolist()):
+            embeds[i, width - length :] = prefix[i][prefix_mask[i].bool()]
+            mask[i, width - length :] = 1
+        return lm.generate(inputs_embeds=embeds, attention_mask=mask, generation_config=generation_config, **kwargs)
+
+    _visual_input_names = ("visual_features",)
+
+
+__all__ = ["VisualPrefixLMMixin", "label_smoothed_loss"]

@@ -1,0 +1,202 @@
+"""The visual front end shared by FLa-LLM and MMSLT (both descend from GFSLT-VLP).
+
+    pixel_values_videos (B,T,C,H,W) + video_mask (B,T)
+        │  FrameBackbone: AutoModel.from_config(vision_config) (ResNet-18) on the REAL frames only
+        ▼
+    frame features (B,T,512), zeros at padding
+        │  FLa-LLM: LocalTemporalModule  Conv1D(k)-BN-ReLU, length preserving
+        │  MMSLT:   TemporalConv         K5-P2-K5-P2, T → ((T-4)//2-4)//2 (after GFSLT edge padding)
+        ▼
+    visual features (B,T',D) + mask (B,T')
+
+Every module takes and returns a mask and computes its own output lengths; padded positions are zeros and never
+reach a BatchNorm statistic (`MaskedBatchNorm1d`), so a clip's features do not depend on what it is batched with.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import AutoModel
+from transformers.activations import ACT2FN
+
+
+class MaskedBatchNorm1d(nn.BatchNorm1d):
+    """BatchNorm over (B, C, T) whose training statistics come from the valid (unpadded) positions only.
+
+    With no mask, or an all-ones mask, it is exactly `nn.BatchNorm1d` (same parameters, buffers and state-dict
+    keys). The published GFSLT/MMSLT code normalises over padded positions too; padding then shifts the statistics.
+    """
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:  # x (B,C,T), mask (B,T)
+        if mask is None or not self.training or bool(mask.all()):
+            return super().forward(x)
+        valid = mask[:, None, :].to(x.dtype)  # (B,1,T)
+        count = valid.sum()
+        mean = (x * valid).sum(dim=(0, 2)) / count  # (C,)
+        var = ((x - mean[None, :, None]) ** 2 * valid).sum(dim=(0, 2)) / count  # biased, as BatchNorm normalises
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                unbiased = var * count / torch.clamp(count - 1, min=1)
+                self.running_mean.mul_(1 - momentum).add_(momentum * mean)
+                self.running_var.mul_(1 - momentum).add_(momentum * unbiased)
+        y = (x - mean[None, :, None]) * torch.rsqrt(var[None, :, None] + self.eps)
+        if self.affine:
+            y = y * self.weight[None, :, None] + self.bias[None, :, None]
+        return y * valid
+
+
+def lengths_to_mask(lengths: torch.Tensor, max_length: int | None = None) -> torch.Tensor:
+    """(B,) lengths → (B, max_length) long mask with ones on the first `length` positions."""
+    max_length = int(lengths.max().item()) if max_length is None else max_length
+    positions = torch.arange(max_length, device=lengths.device)
+    return (positions[None, :] < lengths[:, None]).long()
+
+
+class FrameBackbone(nn.Module):
+    """Per-frame image backbone built from a config (`AutoModel.from_config`), run on real frames only.
+
+    All real frames of the batch go through the backbone as one image batch; padded frames never do. Any vision
+    `AutoModel` with a pooled output works (ResNet: `pooler_output` (N, D, 1, 1); ViT-like: (N, D)).
+    """
+
+    def __init__(self, vision_config):
+        super().__init__()
+        self.model = AutoModel.from_config(vision_config)
+
+    def forward(self, pixel_values_videos: torch.Tensor, video_mask: torch.Tensor) -> torch.Tensor:
+        batch, frames = video_mask.shape
+        mask = video_mask.bool()
+        real = pixel_values_videos[mask]  # (N_real, C, H, W)
+        outputs = self.model(pixel_values=real)
+        pooled = getattr(outputs, "pooler_output", None)
+        if pooled is None:
+            pooled = outputs.last_hidden_state[:, 0]
+        pooled = pooled.flatten(1)  # (N_real, D)
+        features = pooled.new_zeros(batch, frames, pooled.shape[-1])
+        features[mask] = pooled
+        return features  # (B, T, D), zeros at padding
+
+
+class LocalTemporalModule(nn.Module):
+    """FLa-LLM's local temporal module: Conv1D(k, same padding) → BN → ReLU; T is preserved."""
+
+    def __init__(self, input_size: int, hidden_size: int, kernel_size: int = 5):
+        super().__init__()
+        if kernel_size % 2 != 1:
+            raise ValueError(f"temporal_kernel_size must be odd to preserve the length, got {kernel_size}")
+        self.conv = nn.Conv1d(input_size, hidden_size, kernel_size, padding=kernel_size // 2)
+        self.norm = MaskedBatchNorm1d(hidden_size)
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        valid = mask[:, None, :].to(features.dtype)  # (B,1,T)
+        x = self.conv(features.transpose(1, 2) * valid)  # zeros at padding = the conv's own zero padding
+        x = torch.relu(self.norm(x, mask)) * valid
+        return x.transpose(1, 2), mask  # (B, T, D)
+
+
+class TemporalConv(nn.Module):
+    """GFSLT's "K5-P2-K5-P2": Conv1d(k) → BN → ReLU → MaxPool(2) → Conv1d(k) → BN → ReLU → MaxPool(2).
+
+    Output length ((T-(k-1))//2-(k-1))//2. With `edge_padding` (GFSLT's data loader does this on frames; we do it
+    on features, which is equivalent because everything before is per-frame) each clip is padded with 2(k-1)
+    copies of its first frame in front and copies of its last frame behind, to length ceil(T/4)*4 + 4(k-1), so
+    the output has ceil(T/4)+1 steps and even short clips keep at least two.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, kernel_size: int = 5, edge_padding: bool = True):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.edge_padding = edge_padding
+        self.conv1 = nn.Conv1d(input_size, hidden_size, kernel_size)
+        self.norm1 = MaskedBatchNorm1d(hidden_size)
+        self.conv2 = nn.Conv1d(hidden_size, hidden_size, kernel_size)
+        self.norm2 = MaskedBatchNorm1d(hidden_size)
+
+    def padded_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        if not self.edge_padding:
+            return lengths
+        return torch.div(lengths + 3, 4, rounding_mode="floor") * 4 + 4 * (self.kernel_size - 1)
+
+    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        """Valid output steps for input lengths (B,), edge padding included."""
+        shrink = self.kernel_size - 1
+        lengths = self.padded_lengths(lengths)
+        return torch.clamp(torch.div(torch.div(lengths - shrink, 2, rounding_mode="floor") - shrink, 2, rounding_mode="floor"), min=0)
+
+    def pad_edges(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Replicate first/last valid step: (B,T,D) → (B, max padded length, D)."""
+        front = 2 * (self.kernel_size - 1)
+        new_lengths = self.padded_lengths(lengths)
+        positions = torch.arange(int(new_lengths.max()), device=features.device)
+        source = (positions[None, :] - front).clamp(min=0)
+        source = torch.minimum(source, (lengths - 1).clamp(min=0)[:, None])  # (B, T_pad)
+        padded = torch.gather(features, 1, source[..., None].expand(-1, -1, features.shape[-1]))
+        padded = padded * lengths_to_mask(new_lengths, padded.shape[1])[..., None].to(padded.dtype)
+        return padded, new_lengths
+
+    def _block(self, x, lengths, conv, norm):  # x (B,C,T)
+        shrink = self.kernel_size - 1
+        lengths = torch.clamp(lengths - shrink, min=0)
+        x = conv(x)
+        mask = lengths_to_mask(lengths, x.shape[-1])
+        x = torch.relu(norm(x, mask)) * mask[:, None, :].to(x.dtype)
+        x = nn.functional.max_pool1d(x, 2)
+        lengths = torch.div(lengths, 2, rounding_mode="floor")
+        return x, lengths
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        lengths = mask.sum(1)
+        if bool((self.output_lengths(lengths) < 1).any()):
+            raise ValueError(
+                f"TemporalConv: clips of {lengths.tolist()} frames leave no output step without edge padding; each "
+                f"needs at least {3 * (self.kernel_size - 1) + 4} frames, or enable edge_padding"
+            )
+        if self.edge_padding:
+            features, lengths = self.pad_edges(features, lengths)
+        x = features.transpose(1, 2) * lengths_to_mask(lengths, features.shape[1])[:, None, :].to(features.dtype)
+        x, lengths = self._block(x, lengths, self.conv1, self.norm1)
+        x, lengths = self._block(x, lengths, self.conv2, self.norm2)
+        out_mask = lengths_to_mask(lengths, x.shape[-1])
+        return x.transpose(1, 2) * out_mask[..., None].to(x.dtype), out_mask  # (B, T', D), (B, T')
+
+
+class MLPAdapter(nn.Module):
+    """Linear → activation → Linear: the VL-/LLM-adapters of FLa-LLM and MMSLT's description mapper and MLP."""
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, activation: str = "gelu", dropout: float = 0.0):
+        super().__init__()
+        self.fc1 = nn.Linear(input_size, hidden_size)
+        self.act = ACT2FN[activation]
+        self.dropout = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.dropout(self.act(self.fc1(x))))
+
+
+class SignVisualEncoder(nn.Module):
+    """FLa-LLM's visual encoder: frame backbone + local temporal module. Shared by stage 1 and stage 2 (where it is
+    frozen), so its weights transfer by name."""
+
+    def __init__(self, vision_config, backbone_size: int, hidden_size: int, kernel_size: int):
+        super().__init__()
+        self.backbone = FrameBackbone(vision_config)
+        self.temporal = LocalTemporalModule(backbone_size, hidden_size, kernel_size)
+
+    def forward(self, pixel_values_videos: torch.Tensor, video_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        frames = self.backbone(pixel_values_videos, video_mask)  # (B, T, 512)
+        return self.temporal(frames, video_mask)  # (B, T, D), (B, T)
+
+
+__all__ = [
+    "FrameBackbone",
+    "LocalTemporalModule",
+    "MLPAdapter",
+    "MaskedBatchNorm1d",
+    "SignVisualEncoder",
+    "TemporalConv",
+    "lengths_to_mask",
+]

@@ -1,0 +1,281 @@
+"""What the training scripts share: argument dataclasses, datasets from arguments, the trainer, the feature cache.
+
+The scripts in `train_scripts/` stay short: parse arguments (a JSON recipe plus command-line overrides), build the
+model for their stage, and hand everything to `SignSeq2SeqTrainer`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+from transformers import HfArgumentParser, Seq2SeqTrainer, Seq2SeqTrainingArguments
+
+from .processing import SignTranslationProcessor, SignVideoProcessor
+from .processing.errors import SignInputError
+
+logger = logging.getLogger(__name__)
+
+DATASET_LOADERS = ("phoenix14t", "csl_daily", "how2sign", "folder")
+
+
+# ---------------------------------------------------------------------------------------------- arguments
+@dataclass
+class DataArguments:
+    """Which data, and how videos become frames (the paper input pipeline by default)."""
+
+    dataset: str = field(
+        default="folder",
+        metadata={"help": "phoenix14t | csl_daily | how2sign | folder (the synthetic corpus, a csv/tsv/jsonl file "
+                          "or a videofolder with metadata.csv/jsonl)"},
+    )
+    data_dir: str | None = field(default=None, metadata={"help": "dataset root (release folder or label files)"})
+    video_root: str | None = field(default=None, metadata={"help": "where the videos / frame folders are"})
+    train_split: str = field(default="train")
+    eval_split: str = field(default="dev")
+    test_split: str | None = field(default="test", metadata={"help": "evaluated after training; '' to skip"})
+    max_train_samples: int | None = field(default=None)
+    max_eval_samples: int | None = field(default=None)
+    image_size: int = field(default=256, metadata={"help": "resize frames to this square size (paper: 256)"})
+    crop_size: int = field(default=224, metadata={"help": "random crop in training, centre crop at eval (224)"})
+    frame_stride: int = field(default=1, metadata={"help": "keep every k-th frame (FLa-LLM: 4, i.e. T/4)"})
+    max_frames: int | None = field(default=None, metadata={"help": "cap clip length (GFSLT 300, MMSLT 500)"})
+    augment: bool = field(default=True, metadata={"help": "clip-level augmentation and random crops in training"})
+    augment_rotation: float = field(default=30.0)
+    augment_scale_min: float = field(default=0.8)
+    augment_scale_max: float = field(default=1.2)
+    augment_translate: float = field(default=10.0, metadata={"help": "pixels of the cropped frame (paper: 10)"})
+    max_target_length: int = field(default=128)
+    char_level_bleu: bool = field(default=False, metadata={"help": "character-level BLEU (CSL-Daily)"})
+
+    def __post_init__(self):
+        if self.dataset not in DATASET_LOADERS:
+            raise SignInputError(f"--dataset {self.dataset!r}: expected one of {', '.join(DATASET_LOADERS)}")
+        if self.data_dir is None:
+            raise SignInputError("--data_dir is required: the dataset root (or the synthetic corpus folder)")
+
+
+def parse_arguments(dataclass_types, argv: list[str] | None = None):
+    """`--recipe file.json` (or a lone .json argument) supplies defaults; other command-line flags override it."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    recipe_args: list[str] = []
+    if "--recipe" in argv:
+        position = argv.index("--recipe")
+        recipe = argv[position + 1]
+        del argv[position : position + 2]
+    elif len(argv) >= 1 and argv[0].endswith(".json") and not argv[0].startswith("-"):
+        recipe = argv.pop(0)
+    else:
+        recipe = None
+    if recipe is not None:
+        try:
+            values = json.loads(Path(recipe).read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise SignInputError(f"{recipe}: cannot read the JSON recipe: {err}") from err
+        for key, value in values.items():
+            if key.startswith("_"):  # comments
+                continue
+            recipe_args.append(f"--{key}")
+            if isinstance(value, list):
+                recipe_args.extend(str(v) for v in value)
+            elif isinstance(value, dict):
+                recipe_args.append(json.dumps(value))
+            else:
+                recipe_args.append(str(value))
+    parser = HfArgumentParser(dataclass_types)
+    return parser.parse_args_into_dataclasses(args=recipe_args + argv, look_for_args_file=False)
+
+
+# ---------------------------------------------------------------------------------------------- data
+def load_dataset_from_args(args: DataArguments) -> datasets.DatasetDict:
+    from . import data
+
+    loaders = {
+        "phoenix14t": data.load_phoenix14t,
+        "csl_daily": data.load_csl_daily,
+        "how2sign": data.load_how2sign,
+    }
+    if args.dataset == "folder":
+        dataset = data.load_sign_dataset(args.data_dir)
+    else:
+        dataset = loaders[args.dataset](args.data_dir, video_root=args.video_root)
+    limits = {args.train_split: args.max_train_samples, args.eval_split: args.max_eval_samples}
+    for split, limit in limits.items():
+        if limit is not None and split in dataset and len(dataset[split]) > limit:
+            dataset[split] = dataset[split].select(range(limit))
+    return dataset
+
+
+def build_video_processor(args: DataArguments) -> SignVideoProcessor:
+    return SignVideoProcessor(
+        size={"height": args.image_size, "width": args.image_size},
+        crop_size={"height": args.crop_size, "width": args.crop_size},
+        frame_stride=args.frame_stride,
+        max_frames=args.max_frames,
+        augment_rotation=args.augment_rotation,
+        augment_scale=[args.augment_scale_min, args.augment_scale_max],
+        augment_translate=args.augment_translate,
+    )
+
+
+def require_splits(dataset: datasets.DatasetDict, *splits: str) -> None:
+    missing = [s for s in splits if s and s not in dataset]
+    if missing:
+        raise SignInputError(f"dataset has no split(s) {missing}; available: {sorted(dataset)}")
+
+
+# ---------------------------------------------------------------------------------------------- trainer
+class SignSeq2SeqTrainer(Seq2SeqTrainer):
+    """`Seq2SeqTrainer` with two additions the papers need.
+
+    - `learning_rates`: `{regex: lr}` for parameter names, e.g. `{r"(^|\\.)llm\\.": 1e-5}` gives the LLM its own
+      learning rate while the adapter keeps `args.learning_rate` (FLa-LLM: 1e-5 / 1e-3). Schedulers scale every
+      group alike.
+    - the collator's `training` flag follows the loader: augmentation for training batches only, deterministic
+      evaluation and prediction.
+    """
+
+    def __init__(self, *args, learning_rates: dict[str, float] | None = None, **kwargs):
+        self.learning_rates = dict(learning_rates or {})
+        super().__init__(*args, **kwargs)
+
+    def _get_dataloader(self, dataset, description, batch_size, sampler_fn=None, is_training=False, dataloader_key=None):
+        original = self.data_collator
+        if dataclasses.is_dataclass(original) and hasattr(original, "training"):
+            self.data_collator = dataclasses.replace(original, training=is_training)
+        try:
+            return super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, dataloader_key)
+        finally:
+            self.data_collator = original
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is not None or not self.learning_rates:
+            return super().create_optimizer(model)
+        opt_model = self.model if model is None else model
+        decay = set(self.get_decay_parameter_names(opt_model))
+        optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+        groups: dict[tuple[float, float], list] = {}
+        for name, param in opt_model.named_parameters():
+            if not param.requires_grad:
+                continue
+            lr = self.args.learning_rate
+            for pattern, value in self.learning_rates.items():
+                if re.search(pattern, name):
+                    lr = value
+            weight_decay = self.args.weight_decay if name in decay else 0.0
+            groups.setdefault((lr, weight_decay), []).append(param)
+        param_groups = [{"params": p, "lr": lr, "weight_decay": wd} for (lr, wd), p in groups.items()]
+        optimizer_kwargs = {k: v for k, v in optimizer_kwargs.items() if k != "lr"}
+        self.optimizer = optimizer_cls(param_groups, lr=self.args.learning_rate, **optimizer_kwargs)
+        return self.optimizer
+
+
+def last_checkpoint(output_dir: str) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+
+
+# ---------------------------------------------------------------------------------------------- feature cache
+@dataclass
+class FeatureCollator:
+    """Pads cached visual features (T_i, D) → `visual_features` (B,T,D) + `video_mask` (B,T), tokenizes text."""
+
+    processor: SignTranslationProcessor
+    max_target_length: int | None = None
+    training: bool = False  # features are fixed; kept so the trainer can switch it like the video collator's
+
+    def __call__(self, features: list[dict]) -> dict:
+        tensors = [torch.as_tensor(np.asarray(f["visual_features"], dtype=np.float32)) for f in features]
+        lengths = [t.shape[0] for t in tensors]
+        batch = tensors[0].new_zeros(len(tensors), max(lengths), tensors[0].shape[-1])
+        mask = torch.zeros(len(tensors), max(lengths), dtype=torch.long)
+        for i, t in enumerate(tensors):
+            batch[i, : lengths[i]] = t
+            mask[i, : lengths[i]] = 1
+        out = {"visual_features": batch, "video_mask": mask}
+        if "text" in features[0]:
+            out["labels"] = self.processor.tokenize_targets([f["text"] for f in features], self.max_target_length)
+        return out
+
+
+def _fingerprint(model, processor: SignVideoProcessor) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.visual_encoder.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    settings = {k: v for k, v in processor.to_dict().items() if not k.startswith("augment")}
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+def cache_visual_features(
+    model,
+    dataset: datasets.Dataset,
+    video_processor: SignVideoProcessor,
+    cache_dir: str | os.PathLike,
+    split: str,
+    batch_size: int = 8,
+) -> datasets.Dataset:
+    """Run the frozen visual encoder once over a split and keep its features in an Arrow cache.
+
+    The cache file name holds a fingerprint of the encoder weights and the (non-random) video processing, so a
+    changed encoder or frame pipeline never reads stale features; `datasets.map` writes to a temporary file and
+    renames it when done, so an interrupted run leaves no half-written cache.
+    """
+    fingerprint = _fingerprint(model, video_processor)
+    os.makedirs(cache_dir, exist_ok=True)
+    cache_file = os.path.join(cache_dir, f"{split}-{fingerprint}.arrow")
+    model_device = next(model.parameters()).device
+
+    def encode(batch):
+        inputs = video_processor(batch["video"], do_augment=False)
+        pixels = inputs["pixel_values_videos"].to(model_device)
+        features, mask = model.extract_visual_features(pixels, inputs["video_mask"].to(model_device))
+        return {"visual_features": [f[m.bool()].cpu().numpy() for f, m in zip(features, mask)]}
+
+    features = datasets.Features({**dataset.features, "visual_features": datasets.Array2D((None, model.config.visual_feature_size), "float32")})
+    return dataset.map(
+        encode,
+        batched=True,
+        batch_size=batch_size,
+        cache_file_name=cache_file,
+        load_from_cache_file=True,
+        features=features,
+        desc=f"caching visual features ({split})",
+    )
+
+
+# ---------------------------------------------------------------------------------------------- outputs
+def write_json(path: str | os.PathLike, payload) -> None:
+    """Atomic JSON write: a crash never leaves a truncated file behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+__all__ = [
+    "DataArguments",
+    "FeatureCollator",
+    "Seq2SeqTrainingArguments",
+    "SignSeq2SeqTrainer",
+    "build_video_processor",
+    "cache_visual_features",
+    "last_checkpoint",
+    "load_dataset_from_args",
+    "parse_arguments",
+    "require_splits",
+    "write_json",
+]

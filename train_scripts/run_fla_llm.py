@@ -1,0 +1,209 @@
+#!/usr/bin/env python
+"""Train FLa-LLM. Stage 1 (visual initialising) and stage 2 (LLM fine-tuning) with one script.
+
+    python train_scripts/run_fla_llm.py --recipe train_scripts/recipes/fla_llm_phoenix14t_stage1.json \
+        --data_dir /data/PHOENIX-2014-T --output_dir runs/fla_stage1
+    python train_scripts/run_fla_llm.py --recipe train_scripts/recipes/fla_llm_phoenix14t_stage2.json \
+        --data_dir /data/PHOENIX-2014-T --stage1_model_name_or_path runs/fla_stage1 --output_dir runs/fla_stage2
+
+Recipes (JSON) hold the paper's hyper-parameters; any flag on the command line overrides the recipe. Works under
+`accelerate launch`; re-running with the same output_dir resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, set_seed
+
+from sign_translation import FlaLlmConfig, FlaLlmForConditionalGeneration, FlaLlmForVisualInitialization
+from sign_translation.metrics import build_compute_metrics
+from sign_translation.processing import SignTranslationCollator, SignTranslationProcessor
+from sign_translation.tokenization import generation_token_ids, train_mbart_tokenizer
+from sign_translation.training import (
+    DataArguments,
+    FeatureCollator,
+    Seq2SeqTrainingArguments,
+    SignSeq2SeqTrainer,
+    build_video_processor,
+    cache_visual_features,
+    last_checkpoint,
+    load_dataset_from_args,
+    parse_arguments,
+    require_splits,
+    write_json,
+)
+
+logger = logging.getLogger("run_fla_llm")
+
+
+@dataclass
+class FlaLlmArguments:
+    stage: int = field(default=1, metadata={"help": "1: visual initialising with Light-T; 2: LLM fine-tuning"})
+    tokenizer_name_or_path: str | None = field(
+        default=None, metadata={"help": "stage 1: the stage-2 LLM's tokenizer (paper: facebook/mbart-large-cc25)"}
+    )
+    train_tokenizer_vocab_size: int | None = field(
+        default=None, metadata={"help": "no tokenizer at hand: learn an mBART Unigram tokenizer of this size"}
+    )
+    language_code: str | None = field(default=None, metadata={"help": "target language code, e.g. de_DE"})
+    trim_vocabulary: bool = field(default=False, metadata={"help": "trim the tokenizer/LLM to the training text"})
+    vision_model_name_or_path: str | None = field(
+        default=None, metadata={"help": "ImageNet backbone weights for stage 1 (paper: microsoft/resnet-18)"}
+    )
+    config_overrides: str | None = field(default=None, metadata={"help": "JSON dict of FlaLlmConfig fields"})
+    stage1_model_name_or_path: str | None = field(default=None, metadata={"help": "stage 2: the stage-1 checkpoint"})
+    llm_name_or_path: str | None = field(default=None, metadata={"help": "stage 2: pretrained LLM (path or Hub id)"})
+    llm_config: str | None = field(
+        default=None, metadata={"help": "stage 2 without pretrained weights: JSON config of the LLM to build"}
+    )
+    llm_learning_rate: float = field(default=1e-5, metadata={"help": "stage 2 LLM lr (adapter: --learning_rate)"})
+    lora_r: int = field(default=0, metadata={"help": "stage 2: LoRA rank on the LLM (0 = full fine-tuning)"})
+    lora_alpha: int = field(default=32)
+    lora_dropout: float = field(default=0.1)
+    lora_target_modules: str = field(default="q_proj,k_proj,v_proj,out_proj")
+    cache_visual_features: bool = field(
+        default=False, metadata={"help": "stage 2: run the frozen encoder once, train from cached features"}
+    )
+    feature_cache_dir: str | None = field(default=None, metadata={"help": "default: <output_dir>/feature_cache"})
+
+
+def build_stage1(args: FlaLlmArguments, data: DataArguments, train_texts: list[str]):
+    if args.tokenizer_name_or_path:
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name_or_path)
+        if args.language_code:
+            tokenizer.src_lang = tokenizer.tgt_lang = args.language_code
+    elif args.train_tokenizer_vocab_size:
+        tokenizer = train_mbart_tokenizer(train_texts, args.train_tokenizer_vocab_size, src_lang=args.language_code)
+    else:
+        raise ValueError("stage 1 needs --tokenizer_name_or_path or --train_tokenizer_vocab_size")
+    if args.trim_vocabulary:
+        from sign_translation.modeling.vocabulary_trimming import trim_tokenizer
+
+        tokenizer = trim_tokenizer(tokenizer, train_texts)
+    overrides = json.loads(args.config_overrides or "{}")
+    ids = generation_token_ids(tokenizer, is_encoder_decoder=True)
+    text_config = {**overrides.pop("text_config", {}), "vocab_size": len(tokenizer)}
+    text_config.update({k: ids[k] for k in ("pad_token_id", "eos_token_id", "bos_token_id") if ids[k] is not None})
+    config = FlaLlmConfig(
+        text_config=text_config,
+        language_code=args.language_code,
+        frame_stride=data.frame_stride,
+        pad_token_id=ids["pad_token_id"],
+        eos_token_id=ids["eos_token_id"],
+        bos_token_id=ids["bos_token_id"],
+        **overrides,
+    )
+    model = FlaLlmForVisualInitialization(config)
+    if args.vision_model_name_or_path:
+        backbone = AutoModel.from_pretrained(args.vision_model_name_or_path)
+        model.visual_encoder.backbone.model.load_state_dict(backbone.state_dict())
+    return model, SignTranslationProcessor(build_video_processor(data), tokenizer), {}
+
+
+def build_stage2(args: FlaLlmArguments, data: DataArguments):
+    if not args.stage1_model_name_or_path:
+        raise ValueError("stage 2 needs --stage1_model_name_or_path")
+    stage1 = FlaLlmForVisualInitialization.from_pretrained(args.stage1_model_name_or_path)
+    processor = SignTranslationProcessor.from_pretrained(args.stage1_model_name_or_path)
+    tokenizer = processor.tokenizer
+    overrides = json.loads(args.config_overrides or "{}")
+    if args.llm_name_or_path:
+        llm_tokenizer = AutoTokenizer.from_pretrained(args.llm_name_or_path)
+        same = llm_tokenizer.get_vocab() == tokenizer.get_vocab()
+        model, tokenizer = FlaLlmForConditionalGeneration.from_stage1(
+            stage1, args.llm_name_or_path, tokenizer=llm_tokenizer, target_tokenizer=None if same else tokenizer,
+            **overrides,
+        )
+    elif args.llm_config:
+        ids = generation_token_ids(tokenizer)
+        llm_config = AutoConfig.for_model(**{**json.loads(args.llm_config), "vocab_size": len(tokenizer),
+                                             **{k: v for k, v in ids.items() if v is not None and "forced" not in k}})
+        auto = AutoModelForSeq2SeqLM if llm_config.is_encoder_decoder else AutoModelForCausalLM
+        model, _ = FlaLlmForConditionalGeneration.from_stage1(stage1, auto.from_config(llm_config), **overrides)
+    else:
+        raise ValueError("stage 2 needs --llm_name_or_path (pretrained LLM) or --llm_config (build one)")
+    ids = generation_token_ids(tokenizer, model.config.is_encoder_decoder)
+    model.generation_config.update(**{k: v for k, v in ids.items() if v is not None})
+    processor.tokenizer = tokenizer
+    return model, processor, {r"(^|\.)llm\.": args.llm_learning_rate}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args, data, training_args = parse_arguments((FlaLlmArguments, DataArguments, Seq2SeqTrainingArguments), argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    training_args.remove_unused_columns = False  # the collator needs the raw video/text columns
+    training_args.predict_with_generate = True
+    set_seed(training_args.seed)
+
+    dataset = load_dataset_from_args(data)
+    require_splits(dataset, data.train_split, data.eval_split)
+    if args.stage == 1:
+        model, processor, learning_rates = build_stage1(args, data, dataset[data.train_split]["text"])
+    elif args.stage == 2:
+        model, processor, learning_rates = build_stage2(args, data)
+    else:
+        raise ValueError(f"--stage must be 1 or 2, got {args.stage}")
+
+    train_set, eval_set = dataset[data.train_split], dataset[data.eval_split]
+    test_set = dataset[data.test_split] if data.test_split and data.test_split in dataset else None
+    video_kwargs = {} if data.augment else {"augment_probability": 0.0}
+    collator = SignTranslationCollator(processor, max_target_length=data.max_target_length, video_kwargs=video_kwargs)
+    if args.stage == 2 and args.cache_visual_features:
+        cache_dir = args.feature_cache_dir or f"{training_args.output_dir}/feature_cache"
+        with training_args.main_process_first(desc="feature cache"):
+            cached = {
+                split: cache_visual_features(model, ds, processor.video_processor, cache_dir, split,
+                                             training_args.per_device_eval_batch_size)
+                for split, ds in ((data.train_split, train_set), (data.eval_split, eval_set), ("test", test_set))
+                if ds is not None
+            }
+        train_set, eval_set = cached[data.train_split], cached[data.eval_split]
+        test_set = cached.get("test")
+        collator = FeatureCollator(processor, max_target_length=data.max_target_length)
+    if args.stage == 2 and args.lora_r > 0:
+        from peft import LoraConfig, get_peft_model
+
+        targets = "|".join(t.strip() for t in args.lora_target_modules.split(","))
+        model = get_peft_model(model, LoraConfig(
+            r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+            target_modules=rf"llm\..*\.({targets})", modules_to_save=["llm_adapter"],
+        ))
+
+    trainer = SignSeq2SeqTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        data_collator=collator,
+        processing_class=processor,
+        compute_metrics=build_compute_metrics(processor.tokenizer, char_level=data.char_level_bleu),
+        learning_rates=learning_rates,
+    )
+    results: dict = {}
+    if training_args.do_train:
+        checkpoint = training_args.resume_from_checkpoint or last_checkpoint(training_args.output_dir)
+        if checkpoint:
+            logger.info("resuming from %s", checkpoint)
+        train_result = trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.save_model()
+        processor.save_pretrained(training_args.output_dir)
+        results["train"] = train_result.metrics
+    for split, ds in ((data.eval_split, eval_set), ("test", test_set)):
+        if ds is None or not (training_args.do_eval or training_args.do_predict or training_args.do_train):
+            continue
+        prediction = trainer.predict(ds, metric_key_prefix=split)
+        results[split] = {**prediction.metrics, "signature": trainer.compute_metrics.last_signature}
+        rows = [{"name": n, "reference": r, "hypothesis": h} for n, r, h in zip(
+            ds["name"], trainer.compute_metrics.last_references, trainer.compute_metrics.last_predictions)]
+        if trainer.is_world_process_zero():
+            write_json(f"{training_args.output_dir}/translations_{split}.json", rows)
+    if trainer.is_world_process_zero():
+        write_json(f"{training_args.output_dir}/results.json", results)
+    return results
+
+
+if __name__ == "__main__":
+    main()
