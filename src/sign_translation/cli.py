@@ -1,0 +1,181 @@
+"""The `sign-translation` command line: one sub-command per task.
+
+    sign-translation synth OUTPUT_DIR [--num-train N] [--num-dev N] [--num-test N] [--seed S] [--image-size PX]
+                                      [--fps F] [--format mp4|frames] [--pairs FILE] [--overwrite] [--num-workers N]
+
+Adding a sub-command: write `_add_<name>_command(subparsers)` (its arguments, `set_defaults(func=...)`) and the
+`<name>_command(args) -> int` it calls, and list the former in `SUBCOMMANDS`. Bad input (`SignInputError`) prints
+one line on stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .processing.errors import SignInputError
+
+logger = logging.getLogger(__name__)
+
+PAIR_SPLITS = ("train", "dev", "test")
+
+
+# --- synth ----------------------------------------------------------------------------------------------------------
+
+
+def _add_synth_command(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "synth",
+        help="render the built-in synthetic sign language corpus (or sign your own gloss/sentence pairs)",
+        description=(
+            "Render a synthetic sign language corpus: videos of a drawn signer, one sentence per clip, with glosses "
+            "and a description of every frame, in the layout that load_sign_dataset reads. Without --pairs the "
+            "sentences come from the built-in English weather-forecast grammar. Re-running the same command resumes."
+        ),
+    )
+    parser.add_argument("output_dir", metavar="OUTPUT_DIR", help="folder to write the corpus into")
+    parser.add_argument(
+        "--num-train", type=int, default=None, help="train clips (default 800; with --pairs: all/rest)"
+    )
+    parser.add_argument("--num-dev", type=int, default=None, help="dev clips (default 100; with --pairs: all/rest)")
+    parser.add_argument("--num-test", type=int, default=None, help="test clips (default 100; with --pairs: all/rest)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--image-size", type=int, default=64, help="frame size in pixels, even (default 64)")
+    parser.add_argument("--fps", type=float, default=25.0, help="frame rate (default 25)")
+    parser.add_argument(
+        "--format", dest="video_format", choices=["mp4", "frames"], default="mp4",
+        help="mp4 videos (H.264) or PNG frame folders (default mp4)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pairs", type=Path, default=None, metavar="FILE",
+        help="sign these pairs instead of the built-in grammar: .jsonl with 'gloss' and 'text' keys, or .tsv/.txt "
+        "lines 'GLOSSES<TAB>sentence'; an optional 'split' key / third column (train/dev/test) fixes the splits",
+    )  # fmt: skip
+    parser.add_argument("--frames-per-sign", type=int, default=8, help="frames of a sign's movement (default 8)")
+    parser.add_argument("--noise", type=float, default=0.015, help="pixel noise standard deviation (default 0.015)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a corpus made with other settings")
+    parser.add_argument("--num-workers", type=int, default=1, help="rendering processes (default 1)")
+    parser.set_defaults(func=synth_command)
+
+
+def synth_command(args: argparse.Namespace) -> int:
+    from .data.synthetic import write_synthetic_corpus
+
+    pairs = read_pairs_file(args.pairs) if args.pairs is not None else None
+    summary = write_synthetic_corpus(
+        args.output_dir,
+        num_train=args.num_train,
+        num_dev=args.num_dev,
+        num_test=args.num_test,
+        seed=args.seed,
+        image_size=args.image_size,
+        fps=args.fps,
+        pairs=pairs,
+        video_format=args.video_format,
+        overwrite=args.overwrite,
+        frames_per_sign=args.frames_per_sign,
+        noise=args.noise,
+        num_workers=args.num_workers,
+    )
+    splits = ", ".join(f"{split} {count}" for split, count in summary.counts.items())
+    print(f"synthetic corpus in {summary.output_dir}: {splits} clips")
+    print(f"  rendered {summary.rendered}, reused {summary.reused}, in {summary.seconds:.1f} s")
+    print(f"  vocabulary: {summary.vocabulary_size} glosses (grammar: {summary.grammar})")
+    if summary.example:
+        print(f"  example: {summary.example['gloss']}  ->  {summary.example['text']}")
+    return 0
+
+
+def read_pairs_file(path: str | Path) -> list[dict] | dict[str, list[dict]]:
+    """(gloss, text) pairs from a .jsonl file (keys gloss, text[, split]) or a tab-separated file
+    (GLOSSES<TAB>sentence[<TAB>split], an optional header line "gloss<TAB>text..."). With split values, a dict
+    {split: pairs}; else a list."""
+    path = Path(path)
+    if not path.is_file():
+        raise SignInputError(f"--pairs {path}: file not found; expected a .jsonl or tab-separated file of pairs")
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as err:
+        raise SignInputError(f"--pairs {path}: not UTF-8 text ({err})") from err
+    rows: list[tuple[int, dict]] = []
+    is_jsonl = (
+        path.suffix.lower() in (".jsonl", ".json") or next((ln for ln in lines if ln.strip()), "").lstrip()[:1] == "{"
+    )
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"--pairs {path}, line {number}"
+        if is_jsonl:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise SignInputError(f"{where}: invalid JSON ({err.msg}); expected one object per line") from err
+            if not isinstance(row, dict) or "gloss" not in row or "text" not in row:
+                raise SignInputError(
+                    f"{where}: expected a JSON object with keys 'gloss' and 'text', got {line[:80]!r}"
+                )
+        else:
+            fields = line.split("\t")
+            if number == 1 and [f.strip().lower() for f in fields[:2]] == ["gloss", "text"]:
+                continue  # header
+            if len(fields) not in (2, 3):
+                raise SignInputError(
+                    f"{where}: expected 'GLOSSES<TAB>sentence' or 'GLOSSES<TAB>sentence<TAB>split' "
+                    f"(tab-separated), got {len(fields)} field(s)"
+                )
+            row = {"gloss": fields[0], "text": fields[1]}
+            if len(fields) == 3:
+                row["split"] = fields[2]
+        rows.append((number, row))
+    if not rows:
+        raise SignInputError(f"--pairs {path}: the file holds no pairs")
+    with_split = [row for _, row in rows if "split" in row]
+    if not with_split:
+        return [{"gloss": row["gloss"], "text": row["text"]} for _, row in rows]
+    by_split: dict[str, list[dict]] = {}
+    for number, row in rows:
+        split = str(row.get("split", "")).strip().lower()
+        split = {"val": "dev", "valid": "dev", "validation": "dev"}.get(split, split)
+        if split not in PAIR_SPLITS:
+            raise SignInputError(
+                f"--pairs {path}, line {number}: split {row.get('split')!r}; expected one of {list(PAIR_SPLITS)} "
+                "on every line (or on none)"
+            )
+        by_split.setdefault(split, []).append({"gloss": row["gloss"], "text": row["text"]})
+    return by_split
+
+
+# --- the command line -----------------------------------------------------------------------------------------------
+
+SUBCOMMANDS: list[Callable] = [_add_synth_command]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sign-translation", description="Gloss-free sign language translation with Hugging Face transformers."
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on the log")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add_command in SUBCOMMANDS:
+        add_command(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `sign-translation` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("sign_translation").setLevel(logging.WARNING if args.quiet else logging.INFO)
+    try:
+        return args.func(args)
+    except SignInputError as err:
+        print(f"sign-translation {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
