@@ -140,9 +140,12 @@ class VisualPrefixLMMixin:
         visual_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in self._visual_input_names}
         prefix, prefix_mask = self.visual_prefix(pixel_values_videos, video_mask, **visual_kwargs)
         generation_config = copy.deepcopy(generation_config if generation_config is not None else self.generation_config)
-        if kwargs.get("max_length") is not None and kwargs.get("max_new_tokens") is None:
-            generation_config.max_new_tokens = None  # an explicit max_length (e.g. Seq2SeqTrainer's) wins
+        asked_max_length = kwargs.get("max_length") is not None and kwargs.get("max_new_tokens") is None
         kwargs = generation_config.update(**kwargs)  # generation fields go into the config, the rest stays kwargs
+        if asked_max_length:  # an explicit max_length (e.g. Seq2SeqTrainer's generation_max_length) wins
+            generation_config.max_new_tokens = None
+        elif generation_config.max_new_tokens is not None:  # else the length limit is max_new_tokens alone
+            generation_config.max_length = None
         lm = self.language_model
         if lm.config.is_encoder_decoder:
             return lm.generate(

@@ -25,7 +25,7 @@ from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, Generation
 
 from .configuration_fla_llm import FlaLlmConfig
 from .llm_bridge import VisualPrefixLMMixin
-from .visual_encoder import MLPAdapter, SignVisualEncoder
+from .visual_encoder import MLPAdapter, SignVisualEncoder, init_sign_modules
 from .vocabulary_trimming import trim_vocabulary
 
 
@@ -44,6 +44,10 @@ class FlaLlmPreTrainedModel(PreTrainedModel):
         super().__init__(config, *args, **kwargs)
         # transformers maps "*ForConditionalGeneration" to its causal-LM loss bookkeeping; our loss is our own.
         self.loss_type = "label_smoothed_cross_entropy"
+
+    def _init_weights(self, module):
+        if not init_sign_modules(module):
+            super()._init_weights(module)
 
     def _build_visual_encoder(self) -> SignVisualEncoder:
         config = self.config

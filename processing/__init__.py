@@ -7,15 +7,31 @@ them into saved checkpoints so that those load with `trust_remote_code=True` wit
 from .collator import SignTranslationCollator, video_source
 from .errors import SignInputError
 from .processing_sign_translation import SignTranslationProcessor
+from .sign_descriptions import (
+    DEFAULT_DESCRIPTION_PROMPT,
+    DescriptionCache,
+    DescriptionEncoder,
+    SignDescriptionGenerator,
+    describe_dataset,
+    descriptions_from_corpus,
+    encode_descriptions,
+)
 from .video_io import VideoInfo, list_frame_files, read_video
 from .video_processing_sign_translation import SignVideoProcessor, sample_frame_indices
 
 __all__ = [
+    "DEFAULT_DESCRIPTION_PROMPT",
+    "DescriptionCache",
+    "DescriptionEncoder",
+    "SignDescriptionGenerator",
     "SignInputError",
     "SignTranslationCollator",
     "SignTranslationProcessor",
     "SignVideoProcessor",
     "VideoInfo",
+    "describe_dataset",
+    "descriptions_from_corpus",
+    "encode_descriptions",
     "list_frame_files",
     "read_video",
     "sample_frame_indices",

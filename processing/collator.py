@@ -35,6 +35,8 @@ class SignTranslationCollator:
         processor: a `SignTranslationProcessor`.
         training: random crop / temporal sampling / clip-level augmentation when True; deterministic otherwise.
             `SignSeq2SeqTrainer` switches this for its train and eval loaders.
+        augment: False turns every random video transform off, in training too (the training batches are then
+            processed exactly like evaluation batches).
         video_column / text_column: dataset columns holding the video source and the target sentence.
         max_target_length: truncate target sentences to this many tokens.
         text_as: "labels" (translation), "inputs" or "both" (see `SignTranslationProcessor`).
@@ -58,6 +60,7 @@ class SignTranslationCollator:
 
     processor: Any
     training: bool = False
+    augment: bool = True
     video_column: str = "video"
     text_column: str | None = "text"
     max_target_length: int | None = None
@@ -82,7 +85,7 @@ class SignTranslationCollator:
             text=texts,
             text_as=self.text_as,
             max_length=self.max_target_length,
-            do_augment=self.training,
+            do_augment=self.training and self.augment,
             **self.video_kwargs,
         )
         return dict(batch)

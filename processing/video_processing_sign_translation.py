@@ -225,6 +225,8 @@ class SignVideoProcessor(BaseVideoProcessor):
             if videos.ndim == 5:
                 return list(videos)
             return [videos]
+        if not isinstance(videos, (list, tuple, dict, bytes)) and hasattr(videos, "__iter__"):
+            videos = list(videos)  # e.g. a `datasets` column
         if isinstance(videos, (list, tuple)):
             if not videos:
                 raise SignInputError("videos: got an empty list, expected at least one video")

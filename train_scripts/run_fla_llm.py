@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, set_seed
 
@@ -149,8 +149,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     train_set, eval_set = dataset[data.train_split], dataset[data.eval_split]
     test_set = dataset[data.test_split] if data.test_split and data.test_split in dataset else None
-    video_kwargs = {} if data.augment else {"augment_probability": 0.0}
-    collator = SignTranslationCollator(processor, max_target_length=data.max_target_length, video_kwargs=video_kwargs)
+    collator = SignTranslationCollator(processor, augment=data.augment, max_target_length=data.max_target_length)
     if args.stage == 2 and args.cache_visual_features:
         cache_dir = args.feature_cache_dir or f"{training_args.output_dir}/feature_cache"
         with training_args.main_process_first(desc="feature cache"):
@@ -191,6 +190,9 @@ def main(argv: list[str] | None = None) -> dict:
         trainer.save_model()
         processor.save_pretrained(training_args.output_dir)
         results["train"] = train_result.metrics
+        if trainer.is_world_process_zero():  # read by the model card (never the pickled training_args.bin)
+            write_json(f"{training_args.output_dir}/training_args.json",
+                       {**asdict(args), **asdict(data), **training_args.to_dict()})
     for split, ds in ((data.eval_split, eval_set), ("test", test_set)):
         if ds is None or not (training_args.do_eval or training_args.do_predict or training_args.do_train):
             continue

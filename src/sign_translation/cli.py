@@ -2,6 +2,8 @@
 
     sign-translation synth OUTPUT_DIR [--num-train N] [--num-dev N] [--num-test N] [--seed S] [--image-size PX]
                                       [--fps F] [--format mp4|frames] [--pairs FILE] [--overwrite] [--num-workers N]
+    sign-translation describe DATA_DIR OUTPUT_DIR [--dataset NAME] [--splits train,dev,test]
+                                      [--mllm MODEL | --from-corpus-descriptions] [--encoder MODEL] [--overwrite] ...
 
 Adding a sub-command: write `_add_<name>_command(subparsers)` (its arguments, `set_defaults(func=...)`) and the
 `<name>_command(args) -> int` it calls, and list the former in `SUBCOMMANDS`. Bad input (`SignInputError`) prints
@@ -149,9 +151,118 @@ def read_pairs_file(path: str | Path) -> list[dict] | dict[str, list[dict]]:
     return by_split
 
 
+# --- describe -------------------------------------------------------------------------------------------------------
+
+
+def _add_describe_command(subparsers) -> None:
+    from .processing.sign_descriptions import DEFAULT_DESCRIPTION_PROMPT, DEFAULT_MLLM, DEFAULT_TEXT_ENCODER
+
+    parser = subparsers.add_parser(
+        "describe",
+        help="MMSLT sign descriptions: describe every frame with an image MLLM, encode them with BERT (cached)",
+        description=(
+            "Describe every frame of a dataset's videos with an image-text MLLM (MMSLT step A) into "
+            "OUTPUT_DIR/descriptions, then encode each description with a text encoder (step B) into "
+            "OUTPUT_DIR/embeddings. Re-running the same command resumes: finished videos are skipped. Same code as "
+            "train_scripts/generate_descriptions.py."
+        ),
+    )
+    parser.add_argument("data_dir", metavar="DATA_DIR", help="dataset root, or the synthetic corpus folder")
+    parser.add_argument("output_dir", metavar="OUTPUT_DIR", help="the two caches go to descriptions/ and embeddings/")
+    parser.add_argument(
+        "--dataset", default="folder", choices=["phoenix14t", "csl_daily", "how2sign", "folder"],
+        help="dataset loader (default folder: the synthetic corpus, a csv/jsonl table or a videofolder)",
+    )  # fmt: skip
+    parser.add_argument("--video-root", default=None, help="where the videos / frame folders are")
+    parser.add_argument("--splits", default="train,dev,test", help="comma-separated splits (default train,dev,test)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--mllm", default=DEFAULT_MLLM, help=f"image-text-to-text model (default {DEFAULT_MLLM})")
+    source.add_argument(
+        "--from-corpus-descriptions", action="store_true",
+        help="use the dataset's own per-frame `descriptions` column (synthetic corpus) instead of an MLLM",
+    )  # fmt: skip
+    parser.add_argument("--prompt", default=DEFAULT_DESCRIPTION_PROMPT, help="instruction (default: the paper's)")
+    parser.add_argument("--max-new-tokens", type=int, default=256, help="per frame (default 256, the paper's)")
+    parser.add_argument("--batch-size", type=int, default=8, help="frames per generate call (default 8)")
+    parser.add_argument("--frame-stride", type=int, default=1, help="describe every k-th frame (default 1)")
+    parser.add_argument("--max-videos", type=int, default=None, help="describe at most N new videos in this run")
+    parser.add_argument("--encoder", default=DEFAULT_TEXT_ENCODER, help=f"text encoder (default {DEFAULT_TEXT_ENCODER})")
+    parser.add_argument("--pooling", default="cls", choices=["cls", "mean"], help="default cls ([CLS], the paper's)")
+    parser.add_argument("--encoder-batch-size", type=int, default=64, help="texts per encoder batch (default 64)")
+    parser.add_argument("--skip-encoding", action="store_true", help="stop after the descriptions")
+    parser.add_argument("--dtype", default=None, help="MLLM dtype (default float16 on CUDA, float32 on CPU)")
+    parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
+    parser.add_argument("--overwrite", action="store_true", help="replace caches made with other settings")
+    parser.set_defaults(func=describe_command)
+
+
+def describe_command(args: argparse.Namespace) -> int:
+    from .train_scripts.generate_descriptions import DescribeArguments, run
+
+    summary = run(
+        DescribeArguments(
+            dataset=args.dataset,
+            data_dir=args.data_dir,
+            video_root=args.video_root,
+            splits=args.splits,
+            max_videos=args.max_videos,
+            output_dir=args.output_dir,
+            mllm_name_or_path=args.mllm,
+            from_corpus_descriptions=args.from_corpus_descriptions,
+            prompt=args.prompt,
+            max_new_tokens=args.max_new_tokens,
+            batch_size=args.batch_size,
+            frame_stride=args.frame_stride,
+            encoder_name_or_path=args.encoder,
+            pooling=args.pooling,
+            encoder_batch_size=args.encoder_batch_size,
+            skip_encoding=args.skip_encoding,
+            dtype=args.dtype,
+            device=args.device,
+            overwrite=args.overwrite,
+        )
+    )
+    print(f"descriptions: {summary['descriptions_cache']} ({summary['videos']} videos, {summary['frames']} frames)")
+    if "embeddings_cache" in summary:
+        print(f"embeddings:   {summary['embeddings_cache']} (dim {summary['dim']})")
+    return 0
+
+
+# --- demo ---------------------------------------------------------------------------------------------------------
+
+
+def _add_demo_command(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="what `make demo` runs: train FLa-LLM on the synthetic corpus, evaluate, translate held-out videos",
+        description=(
+            "Render the built-in synthetic corpus, train FLa-LLM stage 1 and stage 2 on the CPU, report held-out "
+            "BLEU-4 / ROUGE-L against a copy-the-most-frequent-sentence baseline, save OUTPUT_DIR/checkpoint and "
+            "translate a few held-out videos with it."
+        ),
+    )
+    parser.add_argument("--output-dir", default="demo_output", help="where everything goes (default demo_output)")
+    parser.add_argument("--num-train", type=int, default=3000, help="training clips to render (default 3000)")
+    parser.add_argument("--num-test", type=int, default=100, help="held-out test clips (default 100)")
+    parser.add_argument("--stage1-steps", type=int, default=None, help="override the recipe's stage-1 steps")
+    parser.add_argument("--stage2-steps", type=int, default=None, help="override the recipe's stage-2 steps")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(func=demo_command)
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    from .demo import DemoSettings, run_demo
+
+    run_demo(DemoSettings(
+        output_dir=args.output_dir, num_train=args.num_train, num_dev=100, num_test=args.num_test, seed=args.seed,
+        stage1_steps=args.stage1_steps, stage2_steps=args.stage2_steps,
+    ))
+    return 0
+
+
 # --- the command line -----------------------------------------------------------------------------------------------
 
-SUBCOMMANDS: list[Callable] = [_add_synth_command]
+SUBCOMMANDS: list[Callable] = [_add_synth_command, _add_describe_command, _add_demo_command]
 
 
 def build_parser() -> argparse.ArgumentParser:
