@@ -142,11 +142,14 @@ class VisualPrefixLMMixin:
         generation_config = copy.deepcopy(generation_config if generation_config is not None else self.generation_config)
         asked_max_length = kwargs.get("max_length") is not None and kwargs.get("max_new_tokens") is None
         kwargs = generation_config.update(**kwargs)  # generation fields go into the config, the rest stays kwargs
-        if asked_max_length:  # an explicit max_length (e.g. Seq2SeqTrainer's generation_max_length) wins
+        lm = self.language_model
+        if asked_max_length and not lm.config.is_encoder_decoder:
+            # a decoder-only LM counts the visual prefix in max_length; callers mean the sentence's length
+            generation_config.max_new_tokens, generation_config.max_length = generation_config.max_length, None
+        elif asked_max_length:  # an explicit max_length (e.g. Seq2SeqTrainer's generation_max_length) wins
             generation_config.max_new_tokens = None
         elif generation_config.max_new_tokens is not None:  # else the length limit is max_new_tokens alone
             generation_config.max_length = None
-        lm = self.language_model
         if lm.config.is_encoder_decoder:
             return lm.generate(
                 inputs_embeds=prefix, attention_mask=prefix_mask, generation_config=generation_config, **kwargs
