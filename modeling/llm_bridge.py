@@ -12,7 +12,9 @@ target tokens — or by the Trainer's `num_items_in_batch`, which keeps it exact
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import re
 
 import torch
 from torch import nn
@@ -34,6 +36,43 @@ def label_smoothed_loss(
     if isinstance(count, torch.Tensor):
         count = count.to(total.device)
     return total / count
+
+
+def inject_lora(module: nn.Module, target_modules: list[str], r: int, alpha: int, dropout: float, scope: str = "") -> None:
+    """Add LoRA layers (peft) in place to the `target_modules` projections under `scope` (a regex on module names,
+    e.g. "decoder"), and freeze every base weight of `module`. Parameter names gain `.base_layer` / `.lora_A` /
+    `.lora_B`, so inject in `__init__` (from_pretrained then loads LoRA checkpoints directly) and after loading
+    plain pretrained weights (builders)."""
+    from peft import LoraConfig, inject_adapter_in_model
+
+    targets = "|".join(re.escape(t) for t in target_modules)
+    pattern = rf".*{scope}.*\.({targets})$" if scope else rf".*\.({targets})$"
+    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=pattern)
+    inject_adapter_in_model(config, module)
+    for name, param in module.named_parameters():
+        param.requires_grad = "lora_" in name
+
+
+def lora_layers(module: nn.Module) -> list[nn.Module]:
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    return [m for m in module.modules() if isinstance(m, BaseTunerLayer)]
+
+
+@contextlib.contextmanager
+def lora_disabled(module: nn.Module):
+    """Run `module` with its LoRA layers switched off (the frozen base model), then switch them back on."""
+    layers = [layer for layer in lora_layers(module) if not layer.disable_adapters]
+    for layer in layers:
+        layer.enable_adapters(False)
+    try:
+        yield module
+    finally:
+        for layer in layers:
+            layer.enable_adapters(True)
+            for name, param in layer.named_parameters():  # enable_adapters(True) also re-enables grads: keep base frozen
+                if "lora_" not in name:
+                    param.requires_grad = False
 
 
 class VisualPrefixLMMixin:
@@ -167,4 +206,4 @@ class VisualPrefixLMMixin:
     _visual_input_names = ("visual_features",)
 
 
-__all__ = ["VisualPrefixLMMixin", "label_smoothed_loss"]
+__all__ = ["VisualPrefixLMMixin", "inject_lora", "label_smoothed_loss", "lora_disabled", "lora_layers"]

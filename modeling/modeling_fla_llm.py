@@ -164,6 +164,11 @@ class FlaLlmForConditionalGeneration(VisualPrefixLMMixin, FlaLlmPreTrainedModel,
             self.visual_encoder.eval()  # frozen means frozen: BatchNorm running statistics do not move either
         return self
 
+    @property
+    def visual_feature_extractor(self) -> torch.nn.Module:
+        """The module whose output `extract_visual_features` returns (a feature cache is keyed on its weights)."""
+        return self.visual_encoder
+
     @torch.no_grad()
     def extract_visual_features(self, pixel_values_videos, video_mask) -> tuple[torch.Tensor, torch.Tensor]:
         """The frozen visual encoder's features (B,T,D) and mask (B,T), e.g. to fill a feature cache."""

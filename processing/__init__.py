@@ -4,7 +4,7 @@ The files here are flat and import each other only as `from .module import Name`
 them into saved checkpoints so that those load with `trust_remote_code=True` without this package.
 """
 
-from .collator import SignTranslationCollator, video_source
+from .collator import SignPretrainingCollator, SignTranslationCollator, video_source
 from .errors import SignInputError
 from .processing_sign_translation import SignTranslationProcessor
 from .sign_descriptions import (
@@ -25,6 +25,7 @@ __all__ = [
     "DescriptionEncoder",
     "SignDescriptionGenerator",
     "SignInputError",
+    "SignPretrainingCollator",
     "SignTranslationCollator",
     "SignTranslationProcessor",
     "SignVideoProcessor",

@@ -68,6 +68,9 @@ class SignTranslationCollator:
     video_kwargs: dict = field(default_factory=dict)
 
     def __call__(self, features: list[dict]) -> dict:
+        return self._process(features)
+
+    def _process(self, features: list[dict], **extra_video_kwargs) -> dict:
         if not features:
             raise SignInputError("collator got an empty list of examples")
         missing = [c for c in (self.video_column,) if c not in features[0]]
@@ -86,9 +89,53 @@ class SignTranslationCollator:
             text_as=self.text_as,
             max_length=self.max_target_length,
             do_augment=self.training and self.augment,
-            **self.video_kwargs,
+            **{**self.video_kwargs, **extra_video_kwargs},
         )
         return dict(batch)
 
 
-__all__ = ["SignTranslationCollator", "video_source"]
+
+
+@dataclass
+class SignPretrainingCollator(SignTranslationCollator):
+    """Collator for MMSLT pre-training: videos, the sentence as `input_ids`/`attention_mask`, and the per-frame
+    sign-description embeddings `description_embeds` (B,T,D) aligned with the sampled frames (zeros at padding).
+
+    Args:
+        description_cache: a `DescriptionCache` of embeddings (or its folder), keyed by the dataset's `name`
+            column; frames that were not described get the nearest described frame's embedding.
+        name_column: dataset column holding the video name used as cache key.
+    """
+
+    description_cache: Any = None
+    name_column: str = "name"
+    text_as: str = "inputs"
+
+    def __post_init__(self):
+        from .sign_descriptions import DescriptionCache
+
+        if self.description_cache is None:
+            raise SignInputError("SignPretrainingCollator needs description_cache (an embeddings cache folder)")
+        if not isinstance(self.description_cache, DescriptionCache):
+            self.description_cache = DescriptionCache(self.description_cache)
+
+    def __call__(self, features: list[dict]) -> dict:
+        import torch
+
+        if self.name_column not in features[0]:
+            raise SignInputError(
+                f"dataset rows have no {self.name_column!r} column to look descriptions up by (columns: "
+                f"{sorted(features[0])})"
+            )
+        batch = self._process(features, return_frame_indices=True)
+        indices = batch.pop("frame_indices")
+        embeds = [self.description_cache.embeddings_for(f[self.name_column], idx) for f, idx in zip(features, indices)]
+        width = batch["video_mask"].shape[1]
+        out = torch.zeros(len(embeds), width, embeds[0].shape[-1], dtype=torch.float32)
+        for i, rows in enumerate(embeds):
+            out[i, : len(rows)] = torch.from_numpy(rows)
+        batch["description_embeds"] = out
+        return batch
+
+
+__all__ = ["SignPretrainingCollator", "SignTranslationCollator", "video_source"]

@@ -29,11 +29,10 @@ from sign_translation.training import (
     SignSeq2SeqTrainer,
     build_video_processor,
     cache_visual_features,
-    last_checkpoint,
     load_dataset_from_args,
     parse_arguments,
     require_splits,
-    write_json,
+    train_and_evaluate,
 )
 
 logger = logging.getLogger("run_fla_llm")
@@ -181,30 +180,8 @@ def main(argv: list[str] | None = None) -> dict:
         compute_metrics=build_compute_metrics(processor.tokenizer, char_level=data.char_level_bleu),
         learning_rates=learning_rates,
     )
-    results: dict = {}
-    if training_args.do_train:
-        checkpoint = training_args.resume_from_checkpoint or last_checkpoint(training_args.output_dir)
-        if checkpoint:
-            logger.info("resuming from %s", checkpoint)
-        train_result = trainer.train(resume_from_checkpoint=checkpoint)
-        trainer.save_model()
-        processor.save_pretrained(training_args.output_dir)
-        results["train"] = train_result.metrics
-        if trainer.is_world_process_zero():  # read by the model card (never the pickled training_args.bin)
-            write_json(f"{training_args.output_dir}/training_args.json",
-                       {**asdict(args), **asdict(data), **training_args.to_dict()})
-    for split, ds in ((data.eval_split, eval_set), ("test", test_set)):
-        if ds is None or not (training_args.do_eval or training_args.do_predict or training_args.do_train):
-            continue
-        prediction = trainer.predict(ds, metric_key_prefix=split)
-        results[split] = {**prediction.metrics, "signature": trainer.compute_metrics.last_signature}
-        rows = [{"name": n, "reference": r, "hypothesis": h} for n, r, h in zip(
-            ds["name"], trainer.compute_metrics.last_references, trainer.compute_metrics.last_predictions)]
-        if trainer.is_world_process_zero():
-            write_json(f"{training_args.output_dir}/translations_{split}.json", rows)
-    if trainer.is_world_process_zero():
-        write_json(f"{training_args.output_dir}/results.json", results)
-    return results
+    eval_sets = {data.eval_split: eval_set, "test": test_set}
+    return train_and_evaluate(trainer, processor, eval_sets, record={**asdict(args), **asdict(data)})
 
 
 if __name__ == "__main__":

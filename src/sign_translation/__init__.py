@@ -4,14 +4,16 @@ Importing the package registers its configs, models and processors with the tran
 `AutoConfig`, `AutoModelForSeq2SeqLM` and `AutoProcessor` load its checkpoints without `trust_remote_code`.
 """
 
-from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoProcessor, AutoVideoProcessor
+from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoProcessor, AutoVideoProcessor
 
 from .modeling.configuration_fla_llm import FlaLlmConfig
+from .modeling.configuration_mmslt import MMSLTConfig
 from .modeling.modeling_fla_llm import (
     FlaLlmForConditionalGeneration,
     FlaLlmForVisualInitialization,
     FlaLlmPreTrainedModel,
 )
+from .modeling.modeling_mmslt import MMSLTForConditionalGeneration, MMSLTForPretraining, MMSLTPreTrainedModel
 from .processing import SignTranslationProcessor, SignVideoProcessor
 from .processing.errors import SignInputError
 
@@ -20,18 +22,24 @@ __version__ = "0.1.0"
 
 def _register() -> None:
     AutoConfig.register(FlaLlmConfig.model_type, FlaLlmConfig, exist_ok=True)
-    # One config maps to one class per Auto class: the translation model (stage 2) is the Seq2SeqLM; the stage-1
-    # model loads through its own class (the saved config names it in `architectures`).
+    AutoConfig.register(MMSLTConfig.model_type, MMSLTConfig, exist_ok=True)
+    # One config maps to one class per Auto class: the translation models are the Seq2SeqLMs, the first-stage
+    # models (FLa-LLM visual initialising, MMSLT pre-training) the AutoModels — in-process and in `auto_map`.
     AutoModelForSeq2SeqLM.register(FlaLlmConfig, FlaLlmForConditionalGeneration, exist_ok=True)
-    for config_class in (FlaLlmConfig,):
+    AutoModelForSeq2SeqLM.register(MMSLTConfig, MMSLTForConditionalGeneration, exist_ok=True)
+    AutoModel.register(FlaLlmConfig, FlaLlmForVisualInitialization, exist_ok=True)
+    AutoModel.register(MMSLTConfig, MMSLTForPretraining, exist_ok=True)
+    for config_class in (FlaLlmConfig, MMSLTConfig):
         AutoProcessor.register(config_class, SignTranslationProcessor, exist_ok=True)
         AutoVideoProcessor.register(config_class, SignVideoProcessor, exist_ok=True)
     # Saved checkpoints carry `auto_map` + code files, so they also load with trust_remote_code=True where this
     # package is not installed.
-    for cls in (FlaLlmConfig,):
+    for cls in (FlaLlmConfig, MMSLTConfig):
         cls.register_for_auto_class()
     FlaLlmForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
     FlaLlmForVisualInitialization.register_for_auto_class("AutoModel")
+    MMSLTForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
+    MMSLTForPretraining.register_for_auto_class("AutoModel")
     SignTranslationProcessor.register_for_auto_class()
     SignVideoProcessor.register_for_auto_class()
 
@@ -43,6 +51,10 @@ __all__ = [
     "FlaLlmForConditionalGeneration",
     "FlaLlmForVisualInitialization",
     "FlaLlmPreTrainedModel",
+    "MMSLTConfig",
+    "MMSLTForConditionalGeneration",
+    "MMSLTForPretraining",
+    "MMSLTPreTrainedModel",
     "SignInputError",
     "SignTranslationProcessor",
     "SignVideoProcessor",

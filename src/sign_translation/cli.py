@@ -242,6 +242,8 @@ def _add_demo_command(subparsers) -> None:
         ),
     )
     parser.add_argument("--output-dir", default="demo_output", help="where everything goes (default demo_output)")
+    parser.add_argument("--method", choices=["fla_llm", "mmslt"], default="fla_llm",
+                        help="which method to train (default fla_llm; mmslt adds description pre-training)")
     parser.add_argument("--num-train", type=int, default=3000, help="training clips to render (default 3000)")
     parser.add_argument("--num-test", type=int, default=100, help="held-out test clips (default 100)")
     parser.add_argument("--stage1-steps", type=int, default=None, help="override the recipe's stage-1 steps")
@@ -254,7 +256,7 @@ def demo_command(args: argparse.Namespace) -> int:
     from .demo import DemoSettings, run_demo
 
     run_demo(DemoSettings(
-        output_dir=args.output_dir, num_train=args.num_train, num_dev=100, num_test=args.num_test, seed=args.seed,
+        output_dir=args.output_dir, method=args.method, num_train=args.num_train, num_dev=100, num_test=args.num_test, seed=args.seed,
         stage1_steps=args.stage1_steps, stage2_steps=args.stage2_steps,
     ))
     return 0

@@ -67,25 +67,27 @@ def run_stage(script_main, recipe: str, args: dict) -> dict:
 
 
 def run_demo(settings: DemoSettings) -> dict:
-    from .data import make_synthetic_corpus
-
-    if settings.method != "fla_llm":
-        raise SignInputError(f"method={settings.method!r}: expected 'fla_llm'")
-    from .train_scripts.run_fla_llm import main as fla_llm_main
-
+    """Run the demo for `settings.method` ("fla_llm" or "mmslt") and return its summary (also written to
+    `<output_dir>/demo_results.json`)."""
     import datasets
     import transformers
 
+    from .data import make_synthetic_corpus
+
+    if settings.method not in ("fla_llm", "mmslt"):
+        raise SignInputError(f"method={settings.method!r}: expected 'fla_llm' or 'mmslt'")
     transformers.utils.logging.disable_progress_bar()  # per-stage summaries instead of a wall of progress bars
     datasets.utils.logging.disable_progress_bar()
     logging.getLogger("sign_translation.data").setLevel(logging.WARNING)
     start = time.time()
     out = Path(settings.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _say(f"== sign-translation demo: FLa-LLM on the built-in synthetic corpus (output: {out}) ==")
+    title = {"fla_llm": "FLa-LLM", "mmslt": "MMSLT"}[settings.method]
+    steps = 6 if settings.method == "mmslt" else 5
+    _say(f"== sign-translation demo: {title} on the built-in synthetic corpus (output: {out}) ==")
     corpus_dir = out / "corpus"
-    _say(f"[1/5] rendering the synthetic corpus: {settings.num_train}/{settings.num_dev}/{settings.num_test} clips, "
-         f"{settings.image_size} px → {corpus_dir}")
+    _say(f"[1/{steps}] rendering the synthetic corpus: {settings.num_train}/{settings.num_dev}/{settings.num_test} "
+         f"clips, {settings.image_size} px → {corpus_dir}")
     t = time.time()
     corpus = make_synthetic_corpus(
         corpus_dir, num_train=settings.num_train, num_dev=settings.num_dev, num_test=settings.num_test,
@@ -93,51 +95,95 @@ def run_demo(settings: DemoSettings) -> dict:
     )
     example = corpus["train"][0]
     _say(f"      done in {time.time() - t:.0f} s; e.g. signs {example['gloss']!r} → {example['text']!r}")
-
     common = {"data_dir": corpus_dir, "seed": settings.seed, **settings.extra_args}
-    _say("[2/5] stage 1, visual initialising: ResNet + temporal conv + VL-adapter + Light-T, trained end to end")
-    t = time.time()
-    stage1 = run_stage(fla_llm_main, "fla_llm_synthetic_stage1.json",
-                       {**common, "output_dir": out / "stage1", "max_steps": settings.stage1_steps})
-    _say(f"      done in {time.time() - t:.0f} s; held-out test BLEU-4 {stage1['test']['test_bleu4']:.1f}")
-
-    _say("[3/5] stage 2, LLM fine-tuning: frozen stage-1 encoder (features cached once) + LLM-adapter + mBART")
-    t = time.time()
-    stage2 = run_stage(fla_llm_main, "fla_llm_synthetic_stage2.json",
-                       {**common, "output_dir": out / "stage2", "stage1_model_name_or_path": out / "stage1",
-                        "max_steps": settings.stage2_steps})
-    _say(f"      done in {time.time() - t:.0f} s; held-out test BLEU-4 {stage2['test']['test_bleu4']:.1f}")
+    if settings.method == "fla_llm":
+        first, final, stage_names = _train_fla_llm(settings, out, common, steps)
+    else:
+        first, final, stage_names = _train_mmslt(settings, out, corpus, common, steps)
 
     checkpoint = out / "checkpoint"
-    _say(f"[4/5] saving the final model and processor → {checkpoint}")
-    save_checkpoint(out / "stage2", checkpoint)
+    _say(f"[{steps - 1}/{steps}] saving the final model and processor → {checkpoint}")
+    save_checkpoint(out / stage_names[-1], checkpoint)
 
-    _say(f"[5/5] translating {settings.num_examples} held-out test videos with the saved checkpoint")
+    _say(f"[{steps}/{steps}] translating {settings.num_examples} held-out test videos with the saved checkpoint")
     examples = translate_examples(checkpoint, corpus["test"], settings.num_examples)
     for row in examples:
         _say(f"      {Path(row['video']).name}\n        reference:  {row['reference']}\n"
              f"        hypothesis: {row['hypothesis']}")
 
     baseline = most_frequent_sentence_baseline(corpus["train"]["text"], corpus["test"]["text"])
-    test = stage2["test"]
+    test = final["test"]
     summary = {
+        "method": settings.method,
         "test_examples": len(corpus["test"]),
-        "fla_llm_stage1": {k.removeprefix("test_"): v for k, v in stage1["test"].items()},
-        "fla_llm_stage2": {k.removeprefix("test_"): v for k, v in test.items()},
+        "final": {k.removeprefix("test_"): v for k, v in test.items()},
+        "first_stage": {k.removeprefix("test_"): v for k, v in (first.get("test") or first.get("retrieval")).items()},
         "baseline_most_frequent_sentence": baseline,
         "seconds": round(time.time() - start, 1),
         "checkpoint": str(checkpoint),
     }
     _say(f"\nHeld-out test split ({len(corpus['test'])} clips, sacrebleu {test.get('signature', '')}):")
-    _say(f"  FLa-LLM (stage 2)                     BLEU-4 {test['test_bleu4']:6.2f}   ROUGE-L {test['test_rouge_l']:6.2f}")
-    _say(f"  FLa-LLM (stage 1, Light-T)            BLEU-4 {stage1['test']['test_bleu4']:6.2f}   "
-         f"ROUGE-L {stage1['test']['test_rouge_l']:6.2f}")
-    _say(f"  baseline: most frequent train sentence BLEU-4 {baseline['bleu4']:6.2f}   ROUGE-L {baseline['rouge_l']:6.2f}"
-         f"   ({baseline['sentence']!r})")
+    _say(f"  {title + ' (final)':<38} BLEU-4 {test['test_bleu4']:6.2f}   ROUGE-L {test['test_rouge_l']:6.2f}")
+    if settings.method == "fla_llm":
+        _say(f"  {'FLa-LLM (stage 1, Light-T)':<38} BLEU-4 {first['test']['test_bleu4']:6.2f}   "
+             f"ROUGE-L {first['test']['test_rouge_l']:6.2f}")
+    _say(f"  {'baseline: most frequent train sentence':<38} BLEU-4 {baseline['bleu4']:6.2f}   "
+         f"ROUGE-L {baseline['rouge_l']:6.2f}   ({baseline['sentence']!r})")
     _say(f"Total time: {summary['seconds'] / 60:.1f} min. Load it: "
-         f"FlaLlmForConditionalGeneration.from_pretrained({str(checkpoint)!r})")
+         f"AutoModelForSeq2SeqLM.from_pretrained({str(checkpoint)!r}) after `import sign_translation`")
     (out / "demo_results.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _train_fla_llm(settings: DemoSettings, out: Path, common: dict, steps: int):
+    from .train_scripts.run_fla_llm import main as fla_llm_main
+
+    _say(f"[2/{steps}] stage 1, visual initialising: ResNet + temporal conv + VL-adapter + Light-T, end to end")
+    t = time.time()
+    stage1 = run_stage(fla_llm_main, "fla_llm_synthetic_stage1.json",
+                       {**common, "output_dir": out / "stage1", "max_steps": settings.stage1_steps})
+    _say(f"      done in {time.time() - t:.0f} s; held-out test BLEU-4 {stage1['test']['test_bleu4']:.1f}")
+    _say(f"[3/{steps}] stage 2, LLM fine-tuning: frozen stage-1 encoder (features cached once) + LLM-adapter + mBART")
+    t = time.time()
+    stage2 = run_stage(fla_llm_main, "fla_llm_synthetic_stage2.json",
+                       {**common, "output_dir": out / "stage2", "stage1_model_name_or_path": out / "stage1",
+                        "max_steps": settings.stage2_steps})
+    _say(f"      done in {time.time() - t:.0f} s; held-out test BLEU-4 {stage2['test']['test_bleu4']:.1f}")
+    return stage1, stage2, ("stage1", "stage2")
+
+
+def _train_mmslt(settings: DemoSettings, out: Path, corpus, common: dict, steps: int):
+    from .processing import DescriptionEncoder, descriptions_from_corpus, encode_descriptions
+    from .tokenization import build_offline_text_encoder
+    from .train_scripts.run_mmslt import main as mmslt_main
+
+    _say(f"[2/{steps}] sign descriptions: the corpus's per-frame descriptions (stand-in for the MLLM's), embedded "
+         "with a small offline text encoder (stand-in for bert-base-cased)")
+    t = time.time()
+    descriptions = descriptions_from_corpus(corpus, out / "descriptions" / "descriptions")
+    texts = sorted({d for split in corpus.values() for row in split["descriptions"] for d in row})
+    encoder_dir = out / "descriptions" / "text_encoder"
+    if not (encoder_dir / "config.json").is_file():
+        build_offline_text_encoder(texts, str(encoder_dir))
+    embeddings = encode_descriptions(DescriptionEncoder.from_pretrained(str(encoder_dir)), descriptions,
+                                     out / "descriptions" / "embeddings")
+    _say(f"      done in {time.time() - t:.0f} s: {len(embeddings)} videos, {len(texts)} distinct descriptions, "
+         f"{embeddings.dim}-d embeddings")
+    _say(f"[3/{steps}] stage 1, multimodal-language pre-training: video ↔ sentence (InfoNCE) + description mapper (MSE)")
+    t = time.time()
+    pretrain = run_stage(mmslt_main, "mmslt_synthetic_pretrain.json",
+                         {**common, "output_dir": out / "pretrain", "description_cache": out / "descriptions" / "embeddings",
+                          "max_steps": settings.stage1_steps})
+    retrieval = pretrain["retrieval"]
+    _say(f"      done in {time.time() - t:.0f} s; dev video→sentence R@1 {retrieval['video_to_text_r1']:.1f}% "
+         f"(chance {100 / retrieval['num_examples']:.1f}%)")
+    _say(f"[4/{steps}] stage 2, translation: frozen description mapper (no MLLM at inference) + mBART")
+    t = time.time()
+    translate = run_stage(mmslt_main, "mmslt_synthetic_translate.json",
+                          {**common, "output_dir": out / "translate", "pretrained_model_name_or_path": out / "pretrain",
+                           "max_steps": settings.stage2_steps})
+    _say(f"      done in {time.time() - t:.0f} s; held-out test BLEU-4 {translate['test']['test_bleu4']:.1f}")
+    return pretrain, translate, ("pretrain", "translate")
 
 
 def save_checkpoint(source: Path, checkpoint: Path) -> None:

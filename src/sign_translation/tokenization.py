@@ -95,4 +95,41 @@ def generation_token_ids(tokenizer, is_encoder_decoder: bool = True) -> dict:
     return ids
 
 
-__all__ = ["generation_token_ids", "train_mbart_tokenizer", "train_unigram_vocab"]
+def build_offline_text_encoder(
+    texts: Iterable[str],
+    output_dir: str,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    seed: int = 0,
+) -> str:
+    """Save a small, randomly initialised BERT with a word-level vocabulary learnt from `texts` to `output_dir`.
+
+    The stand-in for MMSLT's bert-base-cased where nothing can be downloaded (the synthetic demo, tests): its
+    [CLS] vector is a fixed (seeded) random function of the description, which is all the description mapper needs
+    as a regression target. With network access use "bert-base-cased". Returns `output_dir`.
+    """
+    import re
+
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    words = sorted({w for text in texts for w in re.findall(r"\w+|[^\w\s]", text)})
+    if not words:
+        raise SignInputError("texts: need at least one non-empty text to build a text encoder")
+    vocab = {token: i for i, token in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words])}
+    tokenizer = BertTokenizer(vocab=vocab, do_lower_case=False)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=hidden_size, num_hidden_layers=num_layers,
+                        num_attention_heads=num_heads, intermediate_size=4 * hidden_size, max_position_embeddings=256)
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = BertModel(config)
+    finally:
+        torch.random.set_rng_state(generator_state)
+    model.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    return output_dir
+
+
+__all__ = ["build_offline_text_encoder", "generation_token_ids", "train_mbart_tokenizer", "train_unigram_vocab"]

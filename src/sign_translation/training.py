@@ -19,7 +19,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
-from transformers import HfArgumentParser, Seq2SeqTrainer, Seq2SeqTrainingArguments
+from transformers import HfArgumentParser, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer
 
 from .processing import SignTranslationProcessor, SignVideoProcessor
 from .processing.errors import SignInputError
@@ -135,8 +135,8 @@ def require_splits(dataset: datasets.DatasetDict, *splits: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- trainer
-class SignSeq2SeqTrainer(Seq2SeqTrainer):
-    """`Seq2SeqTrainer` with two additions the papers need.
+class _SignTrainerMixin:
+    """What the papers need on top of the Trainer.
 
     - `learning_rates`: `{regex: lr}` for parameter names, e.g. `{r"(^|\\.)llm\\.": 1e-5}` gives the LLM its own
       learning rate while the adapter keeps `args.learning_rate` (FLa-LLM: 1e-5 / 1e-3). Schedulers scale every
@@ -180,6 +180,14 @@ class SignSeq2SeqTrainer(Seq2SeqTrainer):
         return self.optimizer
 
 
+class SignSeq2SeqTrainer(_SignTrainerMixin, Seq2SeqTrainer):
+    """`Seq2SeqTrainer` for translation models, with per-module learning rates and train/eval collator switching."""
+
+
+class SignTrainer(_SignTrainerMixin, Trainer):
+    """`Trainer` for models that return their own loss (MMSLT pre-training), with the same additions."""
+
+
 def last_checkpoint(output_dir: str) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -211,7 +219,7 @@ class FeatureCollator:
 
 def _fingerprint(model, processor: SignVideoProcessor) -> str:
     digest = hashlib.sha256()
-    for name, tensor in sorted(model.visual_encoder.state_dict().items()):
+    for name, tensor in sorted(model.visual_feature_extractor.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     settings = {k: v for k, v in processor.to_dict().items() if not k.startswith("augment")}
@@ -256,6 +264,66 @@ def cache_visual_features(
     )
 
 
+# ---------------------------------------------------------------------------------------------- the run
+def train_and_evaluate(trainer, processor, eval_sets: dict, record: dict, generate: bool = True) -> dict:
+    """Train (resuming from the last checkpoint in `output_dir`), save model + processor + the arguments, then
+    evaluate every split in `eval_sets` — with generation and BLEU/ROUGE-L for translation models — and write
+    `results.json` (and `translations_<split>.json`) into `output_dir`."""
+    args = trainer.args
+    results: dict = {}
+    if args.do_train:
+        checkpoint = args.resume_from_checkpoint or last_checkpoint(args.output_dir)
+        if checkpoint:
+            logger.info("resuming from %s", checkpoint)
+        train_result = trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.save_model()
+        processor.save_pretrained(args.output_dir)
+        results["train"] = train_result.metrics
+        if trainer.is_world_process_zero():  # read by the model card (never the pickled training_args.bin)
+            write_json(f"{args.output_dir}/training_args.json", {**record, **args.to_dict()})
+    if args.do_train or args.do_eval or args.do_predict:
+        for split, ds in eval_sets.items():
+            if ds is None:
+                continue
+            if not generate:
+                results[split] = trainer.evaluate(ds, metric_key_prefix=split)
+                continue
+            prediction = trainer.predict(ds, metric_key_prefix=split)
+            metrics_fn = trainer.compute_metrics
+            results[split] = {**prediction.metrics, "signature": metrics_fn.last_signature}
+            rows = [{"name": n, "reference": r, "hypothesis": h}
+                    for n, r, h in zip(ds["name"], metrics_fn.last_references, metrics_fn.last_predictions)]
+            if trainer.is_world_process_zero():
+                write_json(f"{args.output_dir}/translations_{split}.json", rows)
+    if trainer.is_world_process_zero():
+        write_json(f"{args.output_dir}/results.json", results)
+    return results
+
+
+@torch.no_grad()
+def retrieval_metrics(model, dataset, collator, batch_size: int = 16) -> dict:
+    """Video↔sentence retrieval over a whole split with an MMSLT pre-training model: recall@1 both ways and the
+    median rank of the true sentence (how well MMLP aligned the two)."""
+    model.eval()
+    videos, texts = [], []
+    device = next(model.parameters()).device
+    for start in range(0, len(dataset), batch_size):
+        batch = collator([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
+        batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
+        out = model(**batch)
+        videos.append(out.video_embeds.cpu())
+        texts.append(out.text_embeds.cpu())
+    similarity = torch.cat(videos) @ torch.cat(texts).T  # (N, N) cosine similarities
+    truth = torch.arange(similarity.shape[0])
+    ranks = (similarity > similarity[truth, truth][:, None]).sum(1)  # 0 = the true sentence ranks first
+    return {
+        "video_to_text_r1": float((similarity.argmax(1) == truth).float().mean() * 100),
+        "text_to_video_r1": float((similarity.argmax(0) == truth).float().mean() * 100),
+        "median_rank": float(ranks.float().median() + 1),
+        "num_examples": int(similarity.shape[0]),
+    }
+
+
 # ---------------------------------------------------------------------------------------------- outputs
 def write_json(path: str | os.PathLike, payload) -> None:
     """Atomic JSON write: a crash never leaves a truncated file behind."""
@@ -271,11 +339,14 @@ __all__ = [
     "FeatureCollator",
     "Seq2SeqTrainingArguments",
     "SignSeq2SeqTrainer",
+    "SignTrainer",
     "build_video_processor",
     "cache_visual_features",
     "last_checkpoint",
     "load_dataset_from_args",
     "parse_arguments",
     "require_splits",
+    "retrieval_metrics",
+    "train_and_evaluate",
     "write_json",
 ]

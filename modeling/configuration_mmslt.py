@@ -1,0 +1,171 @@
+"""Configuration of MMSLT (Kim, Jeon, Bae, Kim, "Leveraging the Power of MLLMs for Gloss-Free Sign Language
+Translation", ICCV 2025, arXiv 2411.16789). No torch import here.
+
+Every number of the paper / official code is a field with that value as default. Sub-configs (built through
+`AutoConfig`): `vision_config` — the frame backbone, ResNet-18; `text_config` — the LLM, mBART-large-50
+(`facebook/mbart-large-50-many-to-many-mmt`, untrimmed 250,054-token vocabulary).
+"""
+
+from __future__ import annotations
+
+import math
+
+from huggingface_hub.dataclasses import strict
+from transformers import AutoConfig, PretrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+from .configuration_fla_llm import RESNET18
+
+MBART_LARGE_50 = {  # facebook/mbart-large-50-many-to-many-mmt
+    "vocab_size": 250054,
+    "d_model": 1024,
+    "encoder_layers": 12,
+    "decoder_layers": 12,
+    "encoder_attention_heads": 16,
+    "decoder_attention_heads": 16,
+    "encoder_ffn_dim": 4096,
+    "decoder_ffn_dim": 4096,
+    "scale_embedding": True,
+    "dropout": 0.1,
+    "attention_dropout": 0.1,
+    "max_position_embeddings": 1024,
+    "decoder_start_token_id": 2,
+}
+
+
+@strict
+class MMSLTConfig(PretrainedConfig):
+    r"""Configuration for `MMSLTForPretraining` (MMLP, stage 1) and `MMSLTForConditionalGeneration` (stage 2).
+
+    Args:
+        vision_config: frame backbone (default ResNet-18, 512-d per frame).
+        text_config: the seq2seq LLM (default mBART-large-50).
+        use_description_mapper: the paper's model; False gives the ablation without description mapper / MSE
+            (frame features alone enter the temporal conv).
+        description_size: width of the sign-description embeddings (bert-base-cased [CLS]: 768).
+        description_mapper_hidden_size: DM = Linear(512, 1024)-ReLU-Linear(1024, 768).
+        temporal_hidden_size / temporal_kernel_size / temporal_edge_padding: the K5-P2-K5-P2 temporal conv over the
+            fused (512 + 768 = 1280)-d frames, to 1024 channels, with GFSLT's first/last-frame padding.
+        mlp_hidden_size / mlp_activation: the MLP after the conv (1024 → 1024 → LLM width).
+        llm_finetuning: "lora" (paper: LoRA on q/k/v/out_proj, base weights frozen) or "full" (every LLM weight
+            trains; useful only without a pretrained LLM, e.g. the offline synthetic demo).
+        lora_r / lora_alpha / lora_dropout / lora_target_modules: paper LoRA (r 16, α 32, dropout 0.1).
+        mse_weight: weight of the description-mapper MSE in MMLP (0.1).
+        temperature_init: CLIP-style learnable temperature, initialised to 0.07 (logit scale 1/0.07).
+        gather_negatives: under distributed training, use the other processes' batches as extra negatives.
+        label_smoothing: translation loss (0.2).
+        freeze_backbone: stage 2 keeps the backbone fixed (then its frame features can be cached).
+        max_frames: clips are subsampled to ≤500 frames (MMSLT); recorded for the processor and model card.
+        language_code: target language code, forced as first generated token for mBART-50 (e.g. "de_DE").
+
+    Example:
+    ```python
+    >>> from sign_translation import MMSLTConfig
+    >>> config = MMSLTConfig()
+    >>> config.temporal_input_size, config.text_config.vocab_size
+    (1280, 250054)
+
+    ```
+    """
+
+    model_type = "mmslt"
+    sub_configs_defaults = {
+        "vision_config": SubConfigSpec(config_class=AutoConfig, model_type="resnet", init_kwargs=RESNET18),
+        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="mbart", init_kwargs=MBART_LARGE_50),
+    }
+
+    vision_config: dict | PretrainedConfig | None = None
+    text_config: dict | PretrainedConfig | None = None
+    use_description_mapper: bool = True
+    description_size: int = 768
+    description_mapper_hidden_size: int = 1024
+    temporal_hidden_size: int = 1024
+    temporal_kernel_size: int = 5
+    temporal_edge_padding: bool = True
+    mlp_hidden_size: int = 1024
+    mlp_activation: str = "relu"
+    llm_finetuning: str = "lora"
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.1
+    lora_target_modules: list[str] | None = None
+    mse_weight: float = 0.1
+    temperature_init: float = 0.07
+    gather_negatives: bool = False
+    label_smoothing: float = 0.2
+    freeze_backbone: bool = False
+    max_frames: int = 500
+    language_code: str | None = None
+    initializer_range: float = 0.02
+    pad_token_id: int | None = None
+    bos_token_id: int | None = None
+    eos_token_id: int | list[int] | None = None
+    decoder_start_token_id: int | None = None
+    tie_word_embeddings: bool = False
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        if self.lora_target_modules is None:
+            self.lora_target_modules = ["q_proj", "k_proj", "v_proj", "out_proj"]
+        if self.llm_finetuning not in ("lora", "full"):
+            raise ValueError(f"llm_finetuning={self.llm_finetuning!r}: expected 'lora' or 'full'")
+        text = self.text_config
+        if not getattr(text, "is_encoder_decoder", False):
+            raise ValueError("MMSLT needs a seq2seq LLM (its encoder aligns video and text): got a decoder-only config")
+        for name in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
+            if getattr(self, name) is None:
+                setattr(self, name, getattr(text, name, None))
+        if self.decoder_start_token_id is None:
+            self.decoder_start_token_id = self.eos_token_id
+        self.is_encoder_decoder = True
+
+    @property
+    def backbone_feature_size(self) -> int:
+        vision = self.vision_config
+        sizes = getattr(vision, "hidden_sizes", None)
+        return int(sizes[-1]) if sizes else int(vision.hidden_size)
+
+    @property
+    def visual_feature_size(self) -> int:  # what the stage-2 feature cache holds: per-frame backbone features
+        return self.backbone_feature_size
+
+    @property
+    def temporal_input_size(self) -> int:
+        return self.backbone_feature_size + (self.description_size if self.use_description_mapper else 0)
+
+    @property
+    def llm_hidden_size(self) -> int:
+        return int(getattr(self.text_config, "d_model", None) or self.text_config.hidden_size)
+
+    @property
+    def logit_scale_init(self) -> float:
+        return math.log(1.0 / self.temperature_init)
+
+    @classmethod
+    def tiny(cls, vocab_size: int = 99, description_size: int = 16, **kwargs) -> MMSLTConfig:
+        """A tiny config for tests and examples (hidden 32, 2 layers, 16–32 px frames)."""
+        defaults = {
+            "vision_config": {"model_type": "resnet", "depths": [1, 1], "hidden_sizes": [16, 32],
+                              "layer_type": "basic", "embedding_size": 8},
+            "text_config": {
+                "model_type": "mbart", "vocab_size": vocab_size, "d_model": 32, "encoder_layers": 2,
+                "decoder_layers": 2, "encoder_attention_heads": 4, "decoder_attention_heads": 4,
+                "encoder_ffn_dim": 64, "decoder_ffn_dim": 64, "max_position_embeddings": 256, "dropout": 0.0,
+                "scale_embedding": True, "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2,
+                "decoder_start_token_id": 2, "forced_eos_token_id": 2,
+            },
+            "description_size": description_size,
+            "description_mapper_hidden_size": 32,
+            "temporal_hidden_size": 32,
+            "temporal_kernel_size": 3,
+            "mlp_hidden_size": 32,
+            "lora_r": 4,
+            "lora_alpha": 8,
+            "lora_dropout": 0.0,
+            "max_frames": 64,
+        }
+        defaults.update(kwargs)
+        return cls(**defaults)
+
+
+__all__ = ["MMSLTConfig"]

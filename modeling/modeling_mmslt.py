@@ -1,0 +1,344 @@
+"""MMSLT: multimodal sign language translation with MLLM sign descriptions (Kim, Jeon, Bae, Kim, ICCV 2025,
+arXiv 2411.16789; official code exists — where it differs from the paper we follow the code, see comments).
+
+Offline: an image MLLM describes every frame; bert-base-cased turns each description into a [CLS] vector
+(`sign_translation.processing.sign_descriptions`).
+
+Stage 1 — multimodal-language pre-training (`MMSLTForPretraining`, MMLP):
+
+    frames ─ResNet-18─▶ v (B,T,512) ─description mapper (512→1024→768)─▶ d̂ (B,T,768)   MSE(d̂, BERT [CLS] targets)
+    concat(v, d̂) (B,T,1280) ─K5-P2-K5-P2 conv─▶ (B,T/4,1024) ─MLP─▶ mBART-50 encoder + LoRA ─mean─▶ video embedding
+    sentence ─frozen mBART-50 encoder (the same weights, LoRA off)─mean─▶ text embedding
+    loss = symmetric CLIP InfoNCE (learnable temperature, init 0.07) + 0.1 · MSE
+
+The ground-truth description vectors never enter the forward path; only the mapper's output does.
+
+Stage 2 — translation (`MMSLTForConditionalGeneration`): the same front end with the mapper FROZEN (its output
+stands in for descriptions, so no MLLM and no BERT run at inference) → mBART-50 with LoRA on encoder and decoder,
+label smoothing 0.2, beam 8, the target language code forced as first token.
+
+Departure from the official code: padding is masked everywhere — the mean pools, the MSE and the temporal conv's
+BatchNorm statistics. The published code averages over padded positions, so a clip's embedding depends on what it
+is batched with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import AutoModelForSeq2SeqLM, GenerationMixin, PreTrainedModel
+from transformers import initialization as init
+from transformers.utils import ModelOutput
+
+from .configuration_mmslt import MMSLTConfig
+from .llm_bridge import VisualPrefixLMMixin, inject_lora, lora_disabled
+from .visual_encoder import FrameBackbone, MLPAdapter, TemporalConv, init_sign_modules
+
+
+def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B,T,D) mean over the valid steps of each row."""
+    weights = mask[..., None].to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+
+@dataclass
+class MMSLTPretrainingOutput(ModelOutput):
+    loss: torch.Tensor | None = None
+    contrastive_loss: torch.Tensor | None = None
+    description_loss: torch.Tensor | None = None
+    logits_per_video: torch.Tensor | None = None
+    video_embeds: torch.Tensor | None = None
+    text_embeds: torch.Tensor | None = None
+
+
+class MMSLTPreTrainedModel(PreTrainedModel):
+    config_class = MMSLTConfig
+    config: MMSLTConfig
+    base_model_prefix = "mmslt"
+    main_input_name = "pixel_values_videos"
+    input_modalities = ("video",)
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    accepts_loss_kwargs = True
+
+    def __init__(self, config: MMSLTConfig, *args, **kwargs):
+        super().__init__(config, *args, **kwargs)
+        self.loss_type = "mmslt"  # not transformers' causal-LM bookkeeping for "*ForConditionalGeneration"
+
+    def _init_weights(self, module):
+        if isinstance(module, MMSLTForPretraining):
+            init.constant_(module.logit_scale, self.config.logit_scale_init)
+        elif not init_sign_modules(module):
+            super()._init_weights(module)
+
+    def _build_front_end(self) -> None:
+        """Backbone → [description mapper] → fusion → temporal conv → MLP; shared by both stages (same names, so
+        stage-1 weights transfer by name)."""
+        config = self.config
+        self.backbone = FrameBackbone(config.vision_config)
+        self.description_mapper = (
+            MLPAdapter(config.backbone_feature_size, config.description_mapper_hidden_size, config.description_size,
+                       "relu")
+            if config.use_description_mapper else None
+        )
+        self.temporal_conv = TemporalConv(
+            config.temporal_input_size, config.temporal_hidden_size, config.temporal_kernel_size,
+            config.temporal_edge_padding,
+        )
+        self.mlp = MLPAdapter(config.temporal_hidden_size, config.mlp_hidden_size, config.llm_hidden_size,
+                              config.mlp_activation)
+
+    def front_end(self, pixel_values_videos=None, video_mask=None, visual_features=None, freeze_mapper=False):
+        """Returns (LLM input embeddings (B,T',D), their mask (B,T'), mapped descriptions d̂ (B,T,768) or None)."""
+        if video_mask is None or (pixel_values_videos is None and visual_features is None):
+            raise ValueError(
+                f"{type(self).__name__} needs pixel_values_videos (B,T,C,H,W) and video_mask (B,T), or cached "
+                "visual_features (B,T,D) with video_mask"
+            )
+        if visual_features is not None:
+            frames = visual_features  # (B,T,512), cached backbone output
+        elif self.config.freeze_backbone:
+            self.backbone.eval()
+            with torch.no_grad():
+                frames = self.backbone(pixel_values_videos, video_mask)
+        else:
+            frames = self.backbone(pixel_values_videos, video_mask)  # (B,T,512)
+        mapped = None
+        fused = frames
+        if self.description_mapper is not None:
+            if freeze_mapper:
+                with torch.no_grad():
+                    mapped = self.description_mapper(frames)
+            else:
+                mapped = self.description_mapper(frames)  # (B,T,768)
+            mapped = mapped * video_mask[..., None].to(mapped.dtype)
+            fused = torch.cat([frames, mapped], dim=-1)  # (B,T,1280)
+        hidden, mask = self.temporal_conv(fused, video_mask)  # (B,T',1024), (B,T')
+        return self.mlp(hidden), mask, mapped
+
+
+class MMSLTForPretraining(MMSLTPreTrainedModel):
+    r"""MMSLT stage 1 (MMLP): aligns videos with their sentences through the LLM's encoder, and trains the
+    description mapper to predict sign-description embeddings from video.
+
+    Inputs: `pixel_values_videos` (B,T,C,H,W), `video_mask` (B,T), the sentence as `input_ids`/`attention_mask`, and
+    `description_embeds` (B,T,D) aligned with the frames (for the MSE; never used in the forward path).
+
+    Example:
+    ```python
+    >>> import torch
+    >>> from sign_translation import MMSLTConfig, MMSLTForPretraining
+    >>> model = MMSLTForPretraining(MMSLTConfig.tiny(vocab_size=99, description_size=16))
+    >>> video, mask = torch.randn(2, 9, 3, 16, 16), torch.tensor([[1] * 9, [1] * 6 + [0] * 3])
+    >>> out = model(pixel_values_videos=video, video_mask=mask, input_ids=torch.tensor([[5, 6, 2], [7, 2, 1]]),
+    ...             attention_mask=torch.tensor([[1, 1, 1], [1, 1, 0]]), description_embeds=torch.randn(2, 9, 16))
+    >>> tuple(out.logits_per_video.shape), bool(out.loss > 0)
+    ((2, 2), True)
+
+    ```
+    """
+
+    def __init__(self, config: MMSLTConfig, llm_encoder: nn.Module | None = None):
+        super().__init__(config)
+        self._build_front_end()
+        if llm_encoder is None:
+            llm_encoder = AutoModelForSeq2SeqLM.from_config(config.text_config).get_encoder()
+        self.llm_encoder = llm_encoder  # the video side trains LoRA; the text side is the same encoder, LoRA off
+        self.logit_scale = nn.Parameter(torch.tensor(config.logit_scale_init))
+        self.post_init()
+        inject_lora(self.llm_encoder, config.lora_target_modules, config.lora_r, config.lora_alpha,
+                    config.lora_dropout)
+
+    def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Sentence embedding from the frozen encoder (no LoRA, no dropout, no gradient): (B, D)."""
+        was_training = self.llm_encoder.training
+        self.llm_encoder.eval()
+        try:
+            with torch.no_grad(), lora_disabled(self.llm_encoder):
+                hidden = self.llm_encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        finally:
+            self.llm_encoder.train(was_training)
+        return masked_mean(hidden, attention_mask)
+
+    def encode_video(self, pixel_values_videos=None, video_mask=None, visual_features=None):
+        """Video embedding through front end + encoder with LoRA: (B, D), plus the mapped descriptions."""
+        embeds, mask, mapped = self.front_end(pixel_values_videos, video_mask, visual_features)
+        hidden = self.llm_encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+        return masked_mean(hidden, mask), mapped
+
+    def forward(
+        self,
+        pixel_values_videos: torch.Tensor | None = None,
+        video_mask: torch.Tensor | None = None,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        description_embeds: torch.Tensor | None = None,
+        visual_features: torch.Tensor | None = None,
+        return_loss: bool = True,
+        **kwargs,
+    ) -> MMSLTPretrainingOutput:
+        if input_ids is None or attention_mask is None:
+            raise ValueError("MMSLTForPretraining needs the sentence as input_ids and attention_mask (B,L)")
+        text = nn.functional.normalize(self.encode_text(input_ids, attention_mask), dim=-1)  # (B,D), before the
+        video, mapped = self.encode_video(pixel_values_videos, video_mask, visual_features)  # LoRA graph is built
+        video = nn.functional.normalize(video, dim=-1)  # (B,D)
+        all_video, all_text, offset = self._gather(video, text)
+        scale = self.logit_scale.exp().clamp(max=100.0)
+        logits_per_video = scale * video @ all_text.T  # (B, B_global)
+        logits_per_text = scale * text @ all_video.T
+        targets = torch.arange(video.shape[0], device=video.device) + offset
+        contrastive = (nn.functional.cross_entropy(logits_per_video, targets)
+                       + nn.functional.cross_entropy(logits_per_text, targets)) / 2
+        description_loss = None
+        loss = contrastive
+        if mapped is not None and description_embeds is not None:
+            valid = video_mask[..., None].to(mapped.dtype)  # padded frames do not count (the official code's do)
+            squared = (mapped - description_embeds.to(mapped.dtype)) ** 2 * valid
+            description_loss = squared.sum() / (valid.sum() * mapped.shape[-1]).clamp(min=1)
+            loss = contrastive + self.config.mse_weight * description_loss
+        return MMSLTPretrainingOutput(
+            loss=loss if return_loss else None,
+            contrastive_loss=contrastive,
+            description_loss=description_loss,
+            logits_per_video=logits_per_video,
+            video_embeds=video,
+            text_embeds=text,
+        )
+
+    def _gather(self, video: torch.Tensor, text: torch.Tensor):
+        """Negatives from every process when `gather_negatives` is on and torch.distributed runs; the local rows
+        keep their gradient."""
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        if not (self.config.gather_negatives and distributed and torch.distributed.get_world_size() > 1):
+            return video, text, 0
+        from torch.distributed.nn.functional import all_gather
+
+        rank = torch.distributed.get_rank()
+        return torch.cat(all_gather(video)), torch.cat(all_gather(text)), rank * video.shape[0]
+
+
+class MMSLTForConditionalGeneration(VisualPrefixLMMixin, MMSLTPreTrainedModel, GenerationMixin):
+    r"""MMSLT stage 2: front end with the description mapper frozen → mBART-50 with LoRA on encoder and decoder.
+
+    Needs only video at inference (no MLLM, no description embeddings). Build it from an MMLP checkpoint with
+    `from_pretraining(...)`; `forward`/`generate` also take cached per-frame backbone features (`visual_features`
+    (B,T,512) + `video_mask`) when `config.freeze_backbone` is set.
+
+    Example:
+    ```python
+    >>> import torch
+    >>> from sign_translation import MMSLTConfig, MMSLTForConditionalGeneration
+    >>> model = MMSLTForConditionalGeneration(MMSLTConfig.tiny(vocab_size=99)).eval()
+    >>> video, mask = torch.randn(1, 9, 3, 16, 16), torch.ones(1, 9, dtype=torch.long)
+    >>> model(pixel_values_videos=video, video_mask=mask, labels=torch.tensor([[5, 6, 2]])).logits.shape
+    torch.Size([1, 3, 99])
+    >>> model.generate(pixel_values_videos=video, video_mask=mask, max_new_tokens=4).shape[0]
+    1
+
+    ```
+    """
+
+    _visual_input_names = ("visual_features",)
+
+    def __init__(self, config: MMSLTConfig, llm: PreTrainedModel | None = None):
+        super().__init__(config)
+        self._build_front_end()
+        self.llm = llm if llm is not None else AutoModelForSeq2SeqLM.from_config(config.text_config)
+        self.post_init()
+        if config.llm_finetuning == "lora":  # paper: LoRA on encoder and decoder, mBART-50 itself frozen
+            inject_lora(self.llm, config.lora_target_modules, config.lora_r, config.lora_alpha, config.lora_dropout)
+        if self.description_mapper is not None:  # frozen: its output replaces the MLLM descriptions
+            self.description_mapper.requires_grad_(False)
+        if config.freeze_backbone:
+            self.backbone.requires_grad_(False)
+            self.backbone.eval()
+        self.generation_config.num_beams = 8  # paper
+        self.generation_config.max_new_tokens = 150
+        self.generation_config.max_length = None
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.config.freeze_backbone:
+            self.backbone.eval()
+        return self
+
+    def visual_prefix(self, pixel_values_videos=None, video_mask=None, visual_features=None, **kwargs):
+        embeds, mask, _ = self.front_end(pixel_values_videos, video_mask, visual_features, freeze_mapper=True)
+        return embeds, mask
+
+    @property
+    def visual_feature_extractor(self) -> nn.Module:
+        """The module whose output `extract_visual_features` returns (a feature cache is keyed on its weights)."""
+        return self.backbone
+
+    @torch.no_grad()
+    def extract_visual_features(self, pixel_values_videos, video_mask) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-frame backbone features (B,T,512) for a feature cache; only valid while the backbone is frozen."""
+        if not self.config.freeze_backbone:
+            raise ValueError("caching backbone features needs config.freeze_backbone=True (else it keeps training)")
+        self.backbone.eval()
+        return self.backbone(pixel_values_videos, video_mask), video_mask
+
+    def forward(
+        self,
+        pixel_values_videos: torch.Tensor | None = None,
+        video_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        visual_features: torch.Tensor | None = None,
+        decoder_input_ids: torch.Tensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        **kwargs,
+    ):
+        prefix, mask = self.visual_prefix(pixel_values_videos, video_mask, visual_features)
+        return self.language_model_forward(
+            prefix, mask, labels, decoder_input_ids, decoder_attention_mask, kwargs.get("num_items_in_batch")
+        )
+
+    @classmethod
+    def from_pretraining(cls, pretraining: str | MMSLTForPretraining, llm: str | PreTrainedModel | None = None,
+                         **config_kwargs) -> MMSLTForConditionalGeneration:
+        """Stage 2 from an MMLP checkpoint: backbone, description mapper, temporal conv, MLP and the encoder (LoRA
+        included) come from stage 1; the decoder from the pretrained `llm` (a Hub id / path / model; the paper's
+        mBART-50) — or, without one, from a fresh LLM built from the stage-1 config (offline demo)."""
+        if not isinstance(pretraining, MMSLTForPretraining):
+            pretraining = MMSLTForPretraining.from_pretrained(pretraining)
+        if isinstance(llm, (str, bytes)) or hasattr(llm, "__fspath__"):
+            llm = AutoModelForSeq2SeqLM.from_pretrained(llm)
+        config = MMSLTConfig(**{**pretraining.config.to_dict(), **config_kwargs})
+        attn_implementation = llm.config._attn_implementation if llm is not None else None
+        model = cls(config, llm=llm)
+        if llm is not None:
+            model.llm.set_attn_implementation(attn_implementation or model.config._attn_implementation)
+        for name in ("backbone", "description_mapper", "temporal_conv", "mlp"):
+            source = getattr(pretraining, name)
+            if source is not None:
+                getattr(model, name).load_state_dict(source.state_dict())
+        encoder_state = pretraining.llm_encoder.state_dict()
+        target = model.llm.get_encoder()
+        if config.llm_finetuning == "full":  # plain weights: fold stage 1's LoRA into them
+            target.load_state_dict(_merged_state(pretraining.llm_encoder))
+        else:
+            target.load_state_dict(encoder_state)
+        return model
+
+
+def _merged_state(encoder: nn.Module) -> dict:
+    """State dict of a LoRA-injected module with LoRA folded into the base weights (plain parameter names)."""
+    import copy
+
+    from .llm_bridge import lora_layers
+
+    clone = copy.deepcopy(encoder)
+    for layer in lora_layers(clone):
+        layer.merge()
+    state = {}
+    for key, value in clone.state_dict().items():
+        if "lora_" in key:
+            continue
+        state[key.replace(".base_layer.", ".")] = value
+    return state
+
+
+__all__ = ["MMSLTForConditionalGeneration", "MMSLTForPretraining", "MMSLTPreTrainedModel", "MMSLTPretrainingOutput"]

@@ -1,0 +1,175 @@
+#!/usr/bin/env python
+"""Train MMSLT: multimodal-language pre-training (`--stage pretrain`) and translation (`--stage translate`).
+
+    # 0. descriptions of every frame + their embeddings (see train_scripts/generate_descriptions.py)
+    python train_scripts/generate_descriptions.py --dataset phoenix14t --data_dir /data/PHOENIX-2014-T \
+        --output_dir runs/phoenix_descriptions
+    # 1. MMLP
+    python train_scripts/run_mmslt.py --recipe train_scripts/recipes/mmslt_phoenix14t_pretrain.json \
+        --data_dir /data/PHOENIX-2014-T --description_cache runs/phoenix_descriptions/embeddings \
+        --output_dir runs/mmslt_pretrain
+    # 2. translation (no descriptions needed any more)
+    python train_scripts/run_mmslt.py --recipe train_scripts/recipes/mmslt_phoenix14t_translate.json \
+        --data_dir /data/PHOENIX-2014-T --pretrained_model_name_or_path runs/mmslt_pretrain \
+        --output_dir runs/mmslt_translate
+
+Recipes hold the paper's hyper-parameters; command-line flags override them. Works under `accelerate launch`
+(`--config_overrides '{"gather_negatives": true}'` uses every process's batch as negatives); re-running with the same
+output_dir resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+
+from transformers import AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer, Seq2SeqTrainingArguments, set_seed
+
+from sign_translation import MMSLTConfig, MMSLTForConditionalGeneration, MMSLTForPretraining
+from sign_translation.metrics import build_compute_metrics
+from sign_translation.processing import (
+    DescriptionCache,
+    SignPretrainingCollator,
+    SignTranslationCollator,
+    SignTranslationProcessor,
+)
+from sign_translation.tokenization import generation_token_ids, train_mbart_tokenizer
+from sign_translation.training import (
+    DataArguments,
+    FeatureCollator,
+    SignSeq2SeqTrainer,
+    SignTrainer,
+    build_video_processor,
+    cache_visual_features,
+    load_dataset_from_args,
+    parse_arguments,
+    require_splits,
+    retrieval_metrics,
+    train_and_evaluate,
+    write_json,
+)
+
+logger = logging.getLogger("run_mmslt")
+
+
+@dataclass
+class MMSLTArguments:
+    stage: str = field(default="pretrain", metadata={"help": "pretrain (MMLP) or translate"})
+    tokenizer_name_or_path: str | None = field(
+        default=None, metadata={"help": "pretrain: the LLM's tokenizer (paper: facebook/mbart-large-50-many-to-many-mmt)"}
+    )
+    train_tokenizer_vocab_size: int | None = field(
+        default=None, metadata={"help": "no tokenizer at hand: learn an mBART-50 Unigram tokenizer of this size"}
+    )
+    language_code: str | None = field(default=None, metadata={"help": "target language code, e.g. de_DE"})
+    vision_model_name_or_path: str | None = field(default=None, metadata={"help": "e.g. microsoft/resnet-18"})
+    llm_name_or_path: str | None = field(
+        default=None, metadata={"help": "pretrained mBART-50 (pretrain: its encoder; translate: its decoder)"}
+    )
+    config_overrides: str | None = field(default=None, metadata={"help": "JSON dict of MMSLTConfig fields"})
+    description_cache: str | None = field(default=None, metadata={"help": "pretrain: the embeddings cache folder"})
+    pretrained_model_name_or_path: str | None = field(default=None, metadata={"help": "translate: the MMLP checkpoint"})
+    cache_visual_features: bool = field(
+        default=False, metadata={"help": "translate with a frozen backbone: cache its per-frame features once"}
+    )
+    feature_cache_dir: str | None = field(default=None)
+
+
+def build_pretraining(args: MMSLTArguments, data: DataArguments, train_texts: list[str], cache: DescriptionCache):
+    if args.tokenizer_name_or_path:
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name_or_path)
+    elif args.train_tokenizer_vocab_size:
+        tokenizer = train_mbart_tokenizer(train_texts, args.train_tokenizer_vocab_size, flavour="mbart50",
+                                          src_lang=args.language_code)
+    else:
+        raise ValueError("--stage pretrain needs --tokenizer_name_or_path or --train_tokenizer_vocab_size")
+    if args.language_code:
+        tokenizer.src_lang = tokenizer.tgt_lang = args.language_code
+    overrides = json.loads(args.config_overrides or "{}")
+    ids = generation_token_ids(tokenizer)
+    llm = AutoModelForSeq2SeqLM.from_pretrained(args.llm_name_or_path) if args.llm_name_or_path else None
+    if llm is not None:
+        text_config = llm.config
+    else:
+        text_config = {**overrides.pop("text_config", {}), "vocab_size": len(tokenizer),
+                       **{k: ids[k] for k in ("pad_token_id", "eos_token_id", "bos_token_id") if ids[k] is not None}}
+    overrides.pop("text_config", None)
+    attn_implementation = llm.config._attn_implementation if llm is not None else None
+    fields = {"description_size": cache.dim, "language_code": args.language_code, **overrides}
+    if data.max_frames:
+        fields["max_frames"] = data.max_frames
+    config = MMSLTConfig(text_config=text_config, **fields)
+    model = MMSLTForPretraining(config, llm_encoder=llm.get_encoder() if llm is not None else None)
+    if attn_implementation:
+        model.llm_encoder.config._attn_implementation = attn_implementation
+    if args.vision_model_name_or_path:
+        model.backbone.model.load_state_dict(AutoModel.from_pretrained(args.vision_model_name_or_path).state_dict())
+    return model, SignTranslationProcessor(build_video_processor(data), tokenizer)
+
+
+def build_translation(args: MMSLTArguments):
+    if not args.pretrained_model_name_or_path:
+        raise ValueError("--stage translate needs --pretrained_model_name_or_path (the MMLP checkpoint)")
+    processor = SignTranslationProcessor.from_pretrained(args.pretrained_model_name_or_path)
+    overrides = json.loads(args.config_overrides or "{}")
+    model = MMSLTForConditionalGeneration.from_pretraining(
+        args.pretrained_model_name_or_path, llm=args.llm_name_or_path, **overrides
+    )
+    ids = generation_token_ids(processor.tokenizer)  # mBART-50: start from </s>, force the language code
+    model.generation_config.update(**{k: v for k, v in ids.items() if v is not None})
+    return model, processor
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args, data, training_args = parse_arguments((MMSLTArguments, DataArguments, Seq2SeqTrainingArguments), argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    training_args.remove_unused_columns = False  # the collator needs the raw video/text/name columns
+    set_seed(training_args.seed)
+    dataset = load_dataset_from_args(data)
+    require_splits(dataset, data.train_split, data.eval_split)
+    train_set, eval_set = dataset[data.train_split], dataset[data.eval_split]
+    test_set = dataset[data.test_split] if data.test_split and data.test_split in dataset else None
+    record = {**asdict(args), **asdict(data)}
+
+    if args.stage == "pretrain":
+        if not args.description_cache:
+            raise ValueError("--stage pretrain needs --description_cache (embeddings of the frame descriptions)")
+        cache = DescriptionCache(args.description_cache)
+        model, processor = build_pretraining(args, data, train_set["text"], cache)
+        collator = SignPretrainingCollator(processor, description_cache=cache, augment=data.augment,
+                                           max_target_length=data.max_target_length)
+        training_args.prediction_loss_only = True
+        trainer = SignTrainer(model=model, args=training_args, train_dataset=train_set, eval_dataset=eval_set,
+                              data_collator=collator, processing_class=processor)
+        results = train_and_evaluate(trainer, processor, {data.eval_split: eval_set}, record, generate=False)
+        if trainer.is_world_process_zero():
+            results["retrieval"] = retrieval_metrics(trainer.model, eval_set, collator,
+                                                     training_args.per_device_eval_batch_size)
+            logger.info("video-sentence retrieval on %s: %s", data.eval_split, results["retrieval"])
+            write_json(f"{training_args.output_dir}/results.json", results)
+        return results
+    if args.stage != "translate":
+        raise ValueError(f"--stage must be 'pretrain' or 'translate', got {args.stage!r}")
+
+    training_args.predict_with_generate = True
+    model, processor = build_translation(args)
+    collator = SignTranslationCollator(processor, augment=data.augment, max_target_length=data.max_target_length)
+    if args.cache_visual_features:
+        cache_dir = args.feature_cache_dir or f"{training_args.output_dir}/feature_cache"
+        with training_args.main_process_first(desc="feature cache"):
+            cached = {split: cache_visual_features(model, ds, processor.video_processor, cache_dir, split,
+                                                   training_args.per_device_eval_batch_size)
+                      for split, ds in (("train", train_set), ("dev", eval_set), ("test", test_set)) if ds is not None}
+        train_set, eval_set, test_set = cached["train"], cached["dev"], cached.get("test")
+        collator = FeatureCollator(processor, max_target_length=data.max_target_length)
+    trainer = SignSeq2SeqTrainer(
+        model=model, args=training_args, train_dataset=train_set, eval_dataset=eval_set, data_collator=collator,
+        processing_class=processor,
+        compute_metrics=build_compute_metrics(processor.tokenizer, char_level=data.char_level_bleu),
+    )
+    return train_and_evaluate(trainer, processor, {data.eval_split: eval_set, "test": test_set}, record)
+
+
+if __name__ == "__main__":
+    main()
