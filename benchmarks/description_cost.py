@@ -46,7 +46,6 @@ VISION_PRESETS = {  # SigLIP shapes (LLaVA-OneVision: so400m at 384 px, 26 layer
 
 def build_processor(tile: int):
     """A LLaVA-OneVision processor with a small byte-level BPE tokenizer (its chat tokens and the prompt)."""
-    from sign_translation.processing import DEFAULT_DESCRIPTION_PROMPT
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import (
         LlavaOnevisionImageProcessor,
@@ -54,6 +53,8 @@ def build_processor(tile: int):
         LlavaOnevisionVideoProcessor,
         Qwen2Tokenizer,
     )
+
+    from sign_translation.processing import DEFAULT_DESCRIPTION_PROMPT
 
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
     bpe = Tokenizer(models.BPE())
@@ -114,8 +115,9 @@ def estimate_flops(counts: dict, vision_tokens: int, prompt_tokens: int, new_tok
 
 
 def time_mllm(args, frames: np.ndarray) -> dict:
-    from sign_translation.processing import SignDescriptionGenerator
     from transformers import LlavaOnevisionForConditionalGeneration
+
+    from sign_translation.processing import SignDescriptionGenerator
 
     tile = VISION_PRESETS[args.vision]["image_size"]
     processor, grid = build_processor(tile)
@@ -167,9 +169,10 @@ def time_mllm(args, frames: np.ndarray) -> dict:
 
 
 def time_resnet_mapper(args, frames: np.ndarray) -> dict:
-    from sign_translation.modeling.visual_encoder import FrameBackbone, MLPAdapter
     from torch.utils.flop_counter import FlopCounterMode
     from transformers import ResNetConfig
+
+    from sign_translation.modeling.visual_encoder import FrameBackbone, MLPAdapter
 
     torch.manual_seed(0)
     backbone = FrameBackbone(ResNetConfig(depths=[2, 2, 2, 2], hidden_sizes=[64, 128, 256, 512], layer_type="basic",
@@ -202,8 +205,9 @@ def time_resnet_mapper(args, frames: np.ndarray) -> dict:
 
 def paper_mllm_flops(image_size: int, max_new_tokens: int) -> dict:
     """The paper's LLaVA-OneVision-Qwen2-7B on one frame (matmul FLOPs, from its shape; nothing is run)."""
-    from sign_translation.processing import SignDescriptionGenerator
     from transformers import LlavaOnevisionForConditionalGeneration
+
+    from sign_translation.processing import SignDescriptionGenerator
 
     processor, grid = build_processor(384)
     config = llava_config("qwen2-7b", "siglip-so400m", processor.tokenizer, grid)

@@ -13,6 +13,8 @@ registered backbone / translator / LLM plugs in:
 
 from __future__ import annotations
 
+import sys
+
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PretrainedConfig
 from transformers.configuration_utils import SubConfigSpec
@@ -58,6 +60,30 @@ LIGHT_T = {
     "decoder_start_token_id": 2,
     "forced_eos_token_id": 2,
 }
+
+
+def serve_pipeline_locally(config) -> None:
+    """Let an imported `sign_translation` serve `pipeline("sign-translation")` instead of the shipped pipeline code.
+
+    Checkpoints list the task in config.json `custom_pipelines` (with its code file) so that
+    `pipeline(..., trust_remote_code=True)` works where the package is not installed. transformers, however, insists
+    on `trust_remote_code=True` for any task named there, even when the task is registered locally. When the package
+    is imported (it registers the task), the entry is therefore kept aside on the config and written back on save.
+    """
+    shipped = getattr(config, "custom_pipelines", None)
+    package = sys.modules.get("sign_translation")
+    if shipped and package is not None and hasattr(package, "SignTranslationPipeline"):
+        config._shipped_custom_pipelines = shipped
+        del config.custom_pipelines
+
+
+def with_shipped_pipelines(output: dict, config) -> dict:
+    """`to_dict` counterpart of `serve_pipeline_locally`: saved configs keep their `custom_pipelines`."""
+    output.pop("_shipped_custom_pipelines", None)
+    shipped = getattr(config, "_shipped_custom_pipelines", None)
+    if shipped and "custom_pipelines" not in output:
+        output["custom_pipelines"] = shipped
+    return output
 
 
 def _tiny_vision() -> dict:
@@ -161,6 +187,10 @@ class FlaLlmConfig(PretrainedConfig):
         translator.forced_eos_token_id = self.eos_token_id
         if self.llm_adapter_hidden_size is None:
             self.llm_adapter_hidden_size = self.llm_hidden_size
+        serve_pipeline_locally(self)
+
+    def to_dict(self) -> dict:
+        return with_shipped_pipelines(super().to_dict(), self)
 
     @property
     def visual_feature_size(self) -> int:
@@ -175,7 +205,7 @@ class FlaLlmConfig(PretrainedConfig):
     @property
     def llm_hidden_size(self) -> int:
         text = self.text_config
-        return int(getattr(text, "d_model", None) or getattr(text, "hidden_size"))
+        return int(getattr(text, "d_model", None) or text.hidden_size)
 
     @classmethod
     def tiny(cls, vocab_size: int = 99, llm: str = "mbart", **kwargs) -> FlaLlmConfig:
@@ -213,4 +243,4 @@ class FlaLlmConfig(PretrainedConfig):
         return cls(**defaults)
 
 
-__all__ = ["FlaLlmConfig"]
+__all__ = ["FlaLlmConfig", "serve_pipeline_locally", "with_shipped_pipelines"]

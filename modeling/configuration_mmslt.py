@@ -14,7 +14,7 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PretrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-from .configuration_fla_llm import RESNET18
+from .configuration_fla_llm import RESNET18, serve_pipeline_locally, with_shipped_pipelines
 
 MBART_LARGE_50 = {  # facebook/mbart-large-50-many-to-many-mmt
     "vocab_size": 250054,
@@ -118,6 +118,10 @@ class MMSLTConfig(PretrainedConfig):
         if self.decoder_start_token_id is None:
             self.decoder_start_token_id = self.eos_token_id
         self.is_encoder_decoder = True
+        serve_pipeline_locally(self)
+
+    def to_dict(self) -> dict:
+        return with_shipped_pipelines(super().to_dict(), self)
 
     @property
     def backbone_feature_size(self) -> int:

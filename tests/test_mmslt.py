@@ -19,7 +19,7 @@ from sign_translation.processing import (
     descriptions_from_corpus,
     encode_descriptions,
 )
-from sign_translation.tokenization import build_offline_text_encoder, train_mbart_tokenizer
+from sign_translation.tokenization import build_offline_text_encoder
 
 D = 16  # description embedding width in the tiny configs
 
@@ -102,7 +102,7 @@ def test_mmlp_trains_lora_front_end_and_temperature_not_the_llm(pretraining):
     text_before = model.encode_text(batch()["input_ids"], batch()["attention_mask"])
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     losses = []
-    for step in range(12):
+    for _ in range(12):
         out = model(**batch(seed=0))
         out.loss.backward()
         optimizer.step()

@@ -16,6 +16,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+
 from sign_translation.processing import (
     DEFAULT_DESCRIPTION_PROMPT,
     DescriptionCache,

@@ -9,8 +9,7 @@ import torch
 from PIL import Image
 
 from sign_translation import SignInputError
-from sign_translation.processing import SignVideoProcessor, read_video, sample_frame_indices
-from sign_translation.processing import video_io
+from sign_translation.processing import SignVideoProcessor, read_video, sample_frame_indices, video_io
 
 REAL_FRAME_COUNTS = {  # decodable frames (FOOTBALL's header claims 64, the stream holds 62)
     "FOOTBALL.mp4": (62, 360, 640),

@@ -29,6 +29,7 @@ from sign_translation.training import (
     SignSeq2SeqTrainer,
     build_video_processor,
     cache_visual_features,
+    card_kwargs_from,
     load_dataset_from_args,
     parse_arguments,
     require_splits,
@@ -181,7 +182,9 @@ def main(argv: list[str] | None = None) -> dict:
         learning_rates=learning_rates,
     )
     eval_sets = {data.eval_split: eval_set, "test": test_set}
-    return train_and_evaluate(trainer, processor, eval_sets, record={**asdict(args), **asdict(data)})
+    card = card_kwargs_from(data, args.language_code or getattr(model.config, "language_code", None),
+                            args.stage1_model_name_or_path if args.stage == 2 else None)
+    return train_and_evaluate(trainer, processor, eval_sets, {**asdict(args), **asdict(data)}, card_kwargs=card)
 
 
 if __name__ == "__main__":

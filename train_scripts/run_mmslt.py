@@ -42,6 +42,7 @@ from sign_translation.training import (
     SignTrainer,
     build_video_processor,
     cache_visual_features,
+    card_kwargs_from,
     load_dataset_from_args,
     parse_arguments,
     require_splits,
@@ -142,7 +143,8 @@ def main(argv: list[str] | None = None) -> dict:
         training_args.prediction_loss_only = True
         trainer = SignTrainer(model=model, args=training_args, train_dataset=train_set, eval_dataset=eval_set,
                               data_collator=collator, processing_class=processor)
-        results = train_and_evaluate(trainer, processor, {data.eval_split: eval_set}, record, generate=False)
+        results = train_and_evaluate(trainer, processor, {data.eval_split: eval_set}, record, generate=False,
+                                     card_kwargs=card_kwargs_from(data, args.language_code))
         if trainer.is_world_process_zero():
             results["retrieval"] = retrieval_metrics(trainer.model, eval_set, collator,
                                                      training_args.per_device_eval_batch_size)
@@ -168,7 +170,9 @@ def main(argv: list[str] | None = None) -> dict:
         processing_class=processor,
         compute_metrics=build_compute_metrics(processor.tokenizer, char_level=data.char_level_bleu),
     )
-    return train_and_evaluate(trainer, processor, {data.eval_split: eval_set, "test": test_set}, record)
+    card = card_kwargs_from(data, args.language_code, args.pretrained_model_name_or_path)
+    return train_and_evaluate(trainer, processor, {data.eval_split: eval_set, "test": test_set}, record,
+                              card_kwargs=card)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,12 @@ from .modeling.modeling_fla_llm import (
     FlaLlmPreTrainedModel,
 )
 from .modeling.modeling_mmslt import MMSLTForConditionalGeneration, MMSLTForPretraining, MMSLTPreTrainedModel
+from .pipeline_sign_translation import SignTranslationPipeline
 from .processing import SignTranslationProcessor, SignVideoProcessor
 from .processing.errors import SignInputError
 
 __version__ = "0.1.0"
+TASK = "sign-translation"
 
 
 def _register() -> None:
@@ -42,6 +44,12 @@ def _register() -> None:
     MMSLTForPretraining.register_for_auto_class("AutoModel")
     SignTranslationProcessor.register_for_auto_class()
     SignVideoProcessor.register_for_auto_class()
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    if PIPELINE_REGISTRY.supported_tasks.get(TASK, {}).get("impl") is not SignTranslationPipeline:
+        PIPELINE_REGISTRY.register_pipeline(
+            TASK, pipeline_class=SignTranslationPipeline, pt_model=AutoModelForSeq2SeqLM, type="multimodal"
+        )
 
 
 _register()
@@ -56,6 +64,8 @@ __all__ = [
     "MMSLTForPretraining",
     "MMSLTPreTrainedModel",
     "SignInputError",
+    "SignTranslationPipeline",
+    "TASK",
     "SignTranslationProcessor",
     "SignVideoProcessor",
     "__version__",

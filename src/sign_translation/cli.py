@@ -1,9 +1,11 @@
 """The `sign-translation` command line: one sub-command per task.
 
-    sign-translation synth OUTPUT_DIR [--num-train N] [--num-dev N] [--num-test N] [--seed S] [--image-size PX]
-                                      [--fps F] [--format mp4|frames] [--pairs FILE] [--overwrite] [--num-workers N]
-    sign-translation describe DATA_DIR OUTPUT_DIR [--dataset NAME] [--splits train,dev,test]
-                                      [--mllm MODEL | --from-corpus-descriptions] [--encoder MODEL] [--overwrite] ...
+    sign-translation translate --model DIR_OR_REPO VIDEO...     videos → one JSON line per video
+    sign-translation evaluate --model DIR_OR_REPO --data-dir D  BLEU-1..4 / ROUGE-L on a dataset split
+    sign-translation push DIR --repo-id ID                      a checkpoint folder → the Hub
+    sign-translation synth OUTPUT_DIR [...]                     render the synthetic sign language corpus
+    sign-translation describe DATA_DIR OUTPUT_DIR [...]         MLLM descriptions of every frame (MMSLT)
+    sign-translation demo [--method fla_llm|mmslt]              what `make demo` runs
 
 Adding a sub-command: write `_add_<name>_command(subparsers)` (its arguments, `set_defaults(func=...)`) and the
 `<name>_command(args) -> int` it calls, and list the former in `SUBCOMMANDS`. Bad input (`SignInputError`) prints
@@ -228,15 +230,163 @@ def describe_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- translate / evaluate / push ------------------------------------------------------------------------------------
+
+
+def _add_model_arguments(parser) -> None:
+    parser.add_argument("--model", required=True, metavar="DIR_OR_REPO",
+                        help="a checkpoint folder (e.g. demo_output/checkpoint) or a Hub repo id")
+    parser.add_argument("--batch-size", type=int, default=4, help="videos per forward pass (default 4)")
+    parser.add_argument("--num-beams", type=int, default=None, help="beam size (default: the checkpoint's)")
+    parser.add_argument("--max-new-tokens", type=int, default=None, help="default: the checkpoint's")
+    parser.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1 (default: cpu)")
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="use the code shipped with the checkpoint (not needed with this package installed)")
+
+
+def _load_pipeline(args):
+    import os
+
+    from transformers import pipeline
+
+    from . import TASK
+
+    kwargs = {k: v for k, v in (("num_beams", args.num_beams), ("max_new_tokens", args.max_new_tokens)) if v}
+    looks_local = args.model.startswith((".", "/", "~")) or os.sep in args.model.strip("/").replace("/", os.sep, 1)
+    if looks_local and not os.path.isdir(os.path.expanduser(args.model)) and args.model.count("/") != 1:
+        raise SignInputError(f"--model {args.model}: no such checkpoint folder")
+    try:
+        return pipeline(TASK, model=args.model, device=args.device, trust_remote_code=args.trust_remote_code or None,
+                        **kwargs)
+    except (OSError, ValueError) as err:
+        raise SignInputError(f"--model {args.model}: cannot load a checkpoint from it ({err})") from err
+
+
+def _add_translate_command(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "translate", help="translate sign language videos with a trained checkpoint",
+        description="Translate videos (files of any format FFmpeg reads, or frame folders). Prints one JSON line per "
+                    "video: {\"video\": ..., \"translation_text\": ...}.",
+    )
+    parser.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or frame folders")
+    _add_model_arguments(parser)
+    parser.add_argument("--output", type=Path, default=None, help="also write the JSON lines to this file")
+    parser.set_defaults(func=translate_command)
+
+
+def translate_command(args: argparse.Namespace) -> int:
+    import os
+
+    missing = [v for v in args.videos if not os.path.exists(v)]
+    if missing:
+        raise SignInputError(f"{len(missing)} video(s) not found: {', '.join(missing[:5])}")
+    translator = _load_pipeline(args)
+    from tqdm.auto import tqdm
+
+    out = open(args.output, "w", encoding="utf-8") if args.output else None  # noqa: SIM115 - closed below
+    try:
+        progress = tqdm(total=len(args.videos), unit="video", disable=len(args.videos) < 4, file=sys.stderr)
+        for start in range(0, len(args.videos), args.batch_size):
+            chunk = args.videos[start : start + args.batch_size]
+            for video, result in zip(chunk, translator(chunk, batch_size=args.batch_size)):
+                line = json.dumps({"video": video, "translation_text": result["translation_text"]}, ensure_ascii=False)
+                print(line, flush=True)
+                if out:
+                    out.write(line + "\n")
+            progress.update(len(chunk))
+        progress.close()
+    finally:
+        if out:
+            out.close()
+    return 0
+
+
+def _add_evaluate_command(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="BLEU-1..4 / ROUGE-L of a checkpoint on a dataset split",
+        description="Translate a dataset split with a checkpoint and score it against the references (sacrebleu "
+                    "corpus BLEU over the whole split, with its signature; ROUGE-L).",
+    )
+    _add_model_arguments(parser)
+    parser.add_argument("--dataset", choices=["phoenix14t", "csl_daily", "how2sign", "folder"], default="folder",
+                        help="the data loader (folder: a synthetic corpus or csv/jsonl/videofolder; default)")
+    parser.add_argument("--data-dir", required=True, help="dataset root / corpus folder / table file")
+    parser.add_argument("--video-root", default=None)
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--max-samples", type=int, default=None)
+    parser.add_argument("--char-level", action="store_true", help="character-level BLEU (CSL-Daily)")
+    parser.add_argument("--output", type=Path, default=None, help="write metrics and translations (JSON) here")
+    parser.set_defaults(func=evaluate_command)
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    from .data import load_csl_daily, load_how2sign, load_phoenix14t, load_sign_dataset
+    from .metrics import translation_metrics
+
+    loaders = {"phoenix14t": load_phoenix14t, "csl_daily": load_csl_daily, "how2sign": load_how2sign}
+    if args.dataset == "folder":
+        dataset = load_sign_dataset(args.data_dir, split=args.split)
+    else:
+        dataset = loaders[args.dataset](args.data_dir, split=args.split, video_root=args.video_root)
+    if args.max_samples:
+        dataset = dataset.select(range(min(args.max_samples, len(dataset))))
+    translator = _load_pipeline(args)
+    from tqdm.auto import tqdm
+
+    videos, references = list(dataset["video"]), list(dataset["text"])
+    hypotheses = []
+    for start in tqdm(range(0, len(videos), args.batch_size), unit="batch", file=sys.stderr):
+        chunk = videos[start : start + args.batch_size]
+        hypotheses += [r["translation_text"] for r in translator(chunk, batch_size=args.batch_size)]
+    metrics = translation_metrics(hypotheses, references, char_level=args.char_level)
+    print(f"{args.model} on {args.dataset} {args.split} ({len(references)} videos)")
+    for key in ("bleu1", "bleu2", "bleu3", "bleu4", "rouge_l"):
+        print(f"  {key.upper().replace('_', '-'):8} {metrics[key]:6.2f}")
+    print(f"  sacrebleu {metrics['signature']}")
+    if args.output:
+        rows = [{"name": n, "reference": r, "hypothesis": h} for n, r, h in zip(dataset["name"], references, hypotheses)]
+        args.output.write_text(json.dumps({"metrics": metrics, "translations": rows}, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _add_push_command(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "push", help="push a checkpoint folder (model, processor, pipeline code, model card) to the Hub",
+        description="Check that the folder is a complete checkpoint, refresh its model card from config.json, "
+                    "results.json and training_args.json, and upload it in one commit.",
+    )
+    parser.add_argument("checkpoint", metavar="DIR", help="a checkpoint folder written by the training scripts")
+    parser.add_argument("--repo-id", required=True, help="e.g. your-name/fla-llm-phoenix14t")
+    parser.add_argument("--private", action="store_true")
+    parser.add_argument("--token", default=None, help="default: the logged-in token / HF_TOKEN")
+    parser.add_argument("--dataset", default=None, help="dataset name for the card (phoenix14t, csl_daily, ...)")
+    parser.set_defaults(func=push_command)
+
+
+def push_command(args: argparse.Namespace) -> int:
+    from .hub import add_pipeline_files, push_checkpoint_to_hub
+
+    folder = Path(args.checkpoint)
+    if not (folder / "config.json").is_file():
+        raise SignInputError(f"{folder}: not a checkpoint folder (no config.json)")
+    add_pipeline_files(folder)
+    card = {"model_id": args.repo_id, **({"dataset_name": args.dataset} if args.dataset else {})}
+    info = push_checkpoint_to_hub(folder, args.repo_id, token=args.token, private=args.private, card_kwargs=card)
+    print(f"pushed {folder} → {getattr(info, 'commit_url', None) or args.repo_id}")
+    return 0
+
+
 # --- demo ---------------------------------------------------------------------------------------------------------
 
 
 def _add_demo_command(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="what `make demo` runs: train FLa-LLM on the synthetic corpus, evaluate, translate held-out videos",
+        help="what `make demo` runs: train FLa-LLM (or MMSLT) on the synthetic corpus, evaluate, translate held-out "
+             "videos",
         description=(
-            "Render the built-in synthetic corpus, train FLa-LLM stage 1 and stage 2 on the CPU, report held-out "
+            "Render the built-in synthetic corpus, train FLa-LLM stage 1 and stage 2 (or, with --method mmslt, MMSLT "
+            "pre-training and translation) on the CPU, report held-out "
             "BLEU-4 / ROUGE-L against a copy-the-most-frequent-sentence baseline, save OUTPUT_DIR/checkpoint and "
             "translate a few held-out videos with it."
         ),
@@ -256,15 +406,22 @@ def demo_command(args: argparse.Namespace) -> int:
     from .demo import DemoSettings, run_demo
 
     run_demo(DemoSettings(
-        output_dir=args.output_dir, method=args.method, num_train=args.num_train, num_dev=100, num_test=args.num_test, seed=args.seed,
-        stage1_steps=args.stage1_steps, stage2_steps=args.stage2_steps,
+        output_dir=args.output_dir, method=args.method, num_train=args.num_train, num_dev=100, num_test=args.num_test,
+        seed=args.seed, stage1_steps=args.stage1_steps, stage2_steps=args.stage2_steps,
     ))
     return 0
 
 
 # --- the command line -----------------------------------------------------------------------------------------------
 
-SUBCOMMANDS: list[Callable] = [_add_synth_command, _add_describe_command, _add_demo_command]
+SUBCOMMANDS: list[Callable] = [
+    _add_translate_command,
+    _add_evaluate_command,
+    _add_push_command,
+    _add_synth_command,
+    _add_describe_command,
+    _add_demo_command,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,7 +2,8 @@
 
 render a corpus → FLa-LLM stage 1 → stage 2 (frozen encoder, cached features) → held-out test BLEU / ROUGE-L against
 a copy-the-most-frequent-sentence baseline → save `checkpoint/` → translate a few held-out videos with the saved
-checkpoint, loaded back with `from_pretrained` as a user would.
+checkpoint through `pipeline("sign-translation")`, as a user would. `--method mmslt` runs MMSLT instead (sign
+descriptions → multimodal-language pre-training → translation).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import TASK
 from .processing.errors import SignInputError
 
 logger = logging.getLogger(__name__)
@@ -129,8 +131,8 @@ def run_demo(settings: DemoSettings) -> dict:
              f"ROUGE-L {first['test']['test_rouge_l']:6.2f}")
     _say(f"  {'baseline: most frequent train sentence':<38} BLEU-4 {baseline['bleu4']:6.2f}   "
          f"ROUGE-L {baseline['rouge_l']:6.2f}   ({baseline['sentence']!r})")
-    _say(f"Total time: {summary['seconds'] / 60:.1f} min. Load it: "
-         f"AutoModelForSeq2SeqLM.from_pretrained({str(checkpoint)!r}) after `import sign_translation`")
+    _say(f"Total time: {summary['seconds'] / 60:.1f} min. Use it: `sign-translation translate --model {checkpoint} "
+         f"VIDEO`, or pipeline({TASK!r}, model={str(checkpoint)!r}) after `import sign_translation`")
     (out / "demo_results.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -187,38 +189,36 @@ def _train_mmslt(settings: DemoSettings, out: Path, corpus, common: dict, steps:
 
 
 def save_checkpoint(source: Path, checkpoint: Path) -> None:
-    """The final model + processor (+ results), without Trainer state, feature caches or intermediate checkpoints."""
+    """The final model + processor + pipeline code + results and model card, without Trainer state, feature caches
+    or intermediate checkpoints: the folder a user would push (`sign-translation push`)."""
     from transformers import AutoModelForSeq2SeqLM
 
+    from .hub import export_checkpoint, write_model_card
     from .processing import SignTranslationProcessor
 
     model = AutoModelForSeq2SeqLM.from_pretrained(source)
     processor = SignTranslationProcessor.from_pretrained(source)
     tmp = checkpoint.with_name(checkpoint.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    processor.save_pretrained(tmp)
-    for name in ("results.json", "training_args.json"):
+    export_checkpoint(model, processor, tmp, write_card=False)
+    for name in ("results.json", "training_args.json", "README.md"):  # the card the training script rendered
         if (source / name).is_file():
             shutil.copy(source / name, tmp / name)
+    if not (tmp / "README.md").is_file():
+        write_model_card(tmp, dataset_name="synthetic", language="en")
     shutil.rmtree(checkpoint, ignore_errors=True)
     os.replace(tmp, checkpoint)
 
 
 def translate_examples(checkpoint: Path, dataset, count: int) -> list[dict]:
-    import torch
-    from transformers import AutoModelForSeq2SeqLM
+    """Translate with the saved checkpoint the way a user would: `pipeline("sign-translation", model=...)`."""
+    from transformers import pipeline
 
-    from .processing import SignTranslationProcessor
-
-    model = AutoModelForSeq2SeqLM.from_pretrained(checkpoint).eval()
-    processor = SignTranslationProcessor.from_pretrained(checkpoint)
+    translator = pipeline(TASK, model=str(checkpoint))
     rows = dataset.select(range(min(count, len(dataset))))
-    batch = processor(videos=rows["video"])
-    with torch.no_grad():
-        ids = model.generate(**batch)
-    hypotheses = processor.batch_decode(ids, skip_special_tokens=True)
-    return [{"video": v, "reference": r, "hypothesis": h.strip()} for v, r, h in zip(rows["video"], rows["text"], hypotheses)]
+    outputs = translator(list(rows["video"]), batch_size=count)
+    return [{"video": v, "reference": r, "hypothesis": o["translation_text"].strip()}
+            for v, r, o in zip(rows["video"], rows["text"], outputs)]
 
 
 __all__ = ["DemoSettings", "most_frequent_sentence_baseline", "run_demo"]

@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -302,6 +303,7 @@ def _stage_args(training_args, final_stage: int) -> dict[int, dict]:
         for part in args if isinstance(args, (list, tuple)) else [args]:  # e.g. (script args, TrainingArguments)
             merged.update(_as_mapping(part, "training_args"))
         stage = merged.get("stage") or position or final_stage
+        stage = {"pretrain": 1, "translate": 2}.get(stage, stage)  # MMSLT's script names its stages
         stages[int(stage)] = merged
     return stages
 
@@ -717,10 +719,12 @@ def write_model_card(checkpoint_dir: str | os.PathLike, **card_kwargs) -> Path:
     if not (folder / "config.json").is_file():
         raise SignInputError(f"{folder}: no config.json — not a saved checkpoint folder")
     results = load_results(folder) or {}
+    previous = card_kwargs.pop("previous_training_args", None)  # e.g. stage 1's, for a stage-2 checkpoint
+    current = load_training_args(folder)
     kwargs: dict[str, Any] = {
-        "eval_results": {k: v for k, v in results.items() if k != "train"} or None,
+        "eval_results": {k: v for k, v in results.items() if k not in ("train", "retrieval")} or None,
         "train_metrics": results.get("train"),
-        "training_args": load_training_args(folder),
+        "training_args": [previous, current] if previous and current else current,
         "num_parameters": count_parameters(folder),
     }
     if (folder / "processor_config.json").is_file():
@@ -868,3 +872,49 @@ __all__ = [
     "render_model_card",
     "write_model_card",
 ]
+
+
+# ---------------------------------------------------------------------------------------------- export
+PIPELINE_FILE = Path(__file__).resolve().parent / "pipeline_sign_translation.py"
+
+
+def custom_pipelines_entry() -> dict:
+    """The config.json `custom_pipelines` entry that lets `pipeline("sign-translation", ..., trust_remote_code=True)`
+    load the shipped `pipeline_sign_translation.py` where this package is not installed."""
+    return {
+        "sign-translation": {
+            "impl": "pipeline_sign_translation.SignTranslationPipeline",
+            "pt": ["AutoModelForSeq2SeqLM"],
+            "tf": [],
+            "type": "multimodal",
+        }
+    }
+
+
+def add_pipeline_files(output_dir: str | os.PathLike) -> None:
+    """Copy the pipeline code into a saved checkpoint folder and name it in its config.json (atomically)."""
+    folder = Path(output_dir)
+    config_path = folder / "config.json"
+    config = _read_json(config_path, "config.json")
+    config["custom_pipelines"] = custom_pipelines_entry()
+    tmp = config_path.with_name(f"config.json.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, config_path)
+    shutil.copyfile(PIPELINE_FILE, folder / PIPELINE_FILE.name)
+
+
+def export_checkpoint(model, processor, output_dir: str | os.PathLike, write_card: bool = True,
+                      **card_kwargs) -> Path:
+    """Make `output_dir` a checkpoint that works everywhere: weights (safetensors) + the model's code, generation
+    config, processor (+ its code and the tokenizer), the `sign-translation` pipeline (config.json
+    `custom_pipelines` + its code file) and a model card rendered from the config, `training_args.json` and
+    `results.json` found in the folder. Loads with `from_pretrained`, `pipeline("sign-translation", model=...)` and,
+    without this package, `trust_remote_code=True`.
+    """
+    folder = Path(output_dir)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    add_pipeline_files(folder)
+    if write_card:
+        write_model_card(folder, **card_kwargs)
+    return folder

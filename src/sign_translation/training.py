@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,13 +266,24 @@ def cache_visual_features(
 
 
 # ---------------------------------------------------------------------------------------------- the run
-def train_and_evaluate(trainer, processor, eval_sets: dict, record: dict, generate: bool = True) -> dict:
-    """Train (resuming from the last checkpoint in `output_dir`), save model + processor + the arguments, then
-    evaluate every split in `eval_sets` — with generation and BLEU/ROUGE-L for translation models — and write
-    `results.json` (and `translations_<split>.json`) into `output_dir`."""
+def train_and_evaluate(trainer, processor, eval_sets: dict, record: dict, generate: bool = True,
+                       card_kwargs: dict | None = None) -> dict:
+    """Train (resuming from the last checkpoint in `output_dir`), save model + processor + the arguments, evaluate
+    every split in `eval_sets` — with generation and BLEU/ROUGE-L for translation models — write `results.json`
+    (and `translations_<split>.json`), make `output_dir` a complete checkpoint (pipeline code, model card; a PEFT
+    model is also exported merged into `output_dir/merged`) and, with `--push_to_hub`, push it with our card."""
+    from .hub import add_pipeline_files, push_checkpoint_to_hub, write_model_card
+
     args = trainer.args
+    main_process = trainer.is_world_process_zero()
+    is_peft = not hasattr(trainer.model, "save_pretrained") or type(trainer.model).__name__.startswith("Peft")
     results: dict = {}
     if args.do_train:
+        if args.push_to_hub and main_process and not is_peft:
+            # Trainer's intermediate pushes upload output_dir: put the code, processor and pipeline there first.
+            trainer.save_model()
+            processor.save_pretrained(args.output_dir)
+            add_pipeline_files(args.output_dir)
         checkpoint = args.resume_from_checkpoint or last_checkpoint(args.output_dir)
         if checkpoint:
             logger.info("resuming from %s", checkpoint)
@@ -279,7 +291,7 @@ def train_and_evaluate(trainer, processor, eval_sets: dict, record: dict, genera
         trainer.save_model()
         processor.save_pretrained(args.output_dir)
         results["train"] = train_result.metrics
-        if trainer.is_world_process_zero():  # read by the model card (never the pickled training_args.bin)
+        if main_process:  # read by the model card (never the pickled training_args.bin)
             write_json(f"{args.output_dir}/training_args.json", {**record, **args.to_dict()})
     if args.do_train or args.do_eval or args.do_predict:
         for split, ds in eval_sets.items():
@@ -293,11 +305,43 @@ def train_and_evaluate(trainer, processor, eval_sets: dict, record: dict, genera
             results[split] = {**prediction.metrics, "signature": metrics_fn.last_signature}
             rows = [{"name": n, "reference": r, "hypothesis": h}
                     for n, r, h in zip(ds["name"], metrics_fn.last_references, metrics_fn.last_predictions)]
-            if trainer.is_world_process_zero():
+            if main_process:
                 write_json(f"{args.output_dir}/translations_{split}.json", rows)
-    if trainer.is_world_process_zero():
-        write_json(f"{args.output_dir}/results.json", results)
+    if not main_process:
+        return results
+    write_json(f"{args.output_dir}/results.json", results)
+    export_dir = Path(args.output_dir)
+    if is_peft:  # the adapter stays in output_dir; a full, directly usable model goes to output_dir/merged
+        export_dir = export_dir / "merged"
+        trainer.model.merge_and_unload().save_pretrained(export_dir)
+        processor.save_pretrained(export_dir)
+        for name in ("results.json", "training_args.json"):
+            if (Path(args.output_dir) / name).is_file():
+                shutil.copyfile(Path(args.output_dir) / name, export_dir / name)
+    if (export_dir / "config.json").is_file():
+        add_pipeline_files(export_dir)
+        write_model_card(export_dir, **(card_kwargs or {}))
+    if args.push_to_hub:
+        if not args.hub_model_id:
+            raise SignInputError("--push_to_hub needs --hub_model_id (e.g. your-name/fla-llm-phoenix14t)")
+        push_checkpoint_to_hub(export_dir, args.hub_model_id, token=args.hub_token, private=bool(args.hub_private_repo),
+                               card_kwargs=card_kwargs)
     return results
+
+
+def card_kwargs_from(data: DataArguments, language_code: str | None, previous_stage_dir: str | None = None) -> dict:
+    """What the model card needs beyond the folder's own files: the dataset, the language and, for a second
+    stage, the first stage's training arguments."""
+    from .hub import load_training_args
+
+    kwargs: dict = {"dataset_name": "synthetic" if data.dataset == "folder" else data.dataset}
+    if language_code:
+        kwargs["language"] = language_code.split("_")[0]
+    if previous_stage_dir and Path(previous_stage_dir).is_dir():
+        previous = load_training_args(previous_stage_dir)
+        if previous:
+            kwargs["previous_training_args"] = previous
+    return kwargs
 
 
 @torch.no_grad()
@@ -341,6 +385,7 @@ __all__ = [
     "SignSeq2SeqTrainer",
     "SignTrainer",
     "build_video_processor",
+    "card_kwargs_from",
     "cache_visual_features",
     "last_checkpoint",
     "load_dataset_from_args",

@@ -1,0 +1,115 @@
+"""`pipeline("sign-translation")`: sign language videos in, spoken-language sentences out.
+
+This file travels inside checkpoints (config.json `custom_pipelines` names it), so a checkpoint works with
+`pipeline("sign-translation", model=..., trust_remote_code=True)` where the package is not installed. It therefore
+imports only transformers / torch, never the package; the model and the processor (`SignTranslationProcessor`,
+saved beside the model) come from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import Pipeline
+
+
+class SignTranslationPipeline(Pipeline):
+    r"""Translate sign language videos with a FLa-LLM or MMSLT checkpoint.
+
+    Inputs: a video file path (anything FFmpeg reads), a folder of frame images, a uint8 array/tensor (T,H,W,C) or
+    (T,C,H,W), or a list of these. `batch_size>1` pads videos of different lengths (the model sees the frame mask).
+    Generation parameters (`num_beams`, `max_new_tokens`, ...) pass through to `generate`; video processing ones
+    (`frame_stride`, `max_frames`, ...) to the processor.
+
+    Returns `{"translation_text": str}`, or a list of them for a list input.
+
+    Example:
+    ```python
+    from transformers import pipeline
+    import sign_translation  # registers the task; or pass trust_remote_code=True instead
+
+    translator = pipeline("sign-translation", model="demo_output/checkpoint")
+    translator("clip.mp4")                                     # {'translation_text': '...'}
+    translator(["a.mp4", "b.mp4"], batch_size=2, num_beams=1)  # [{'translation_text': ...}, ...]
+    ```
+    """
+
+    _load_processor = True
+    _load_tokenizer = False
+    _load_image_processor = False
+    _load_video_processor = False
+    _load_feature_extractor = False
+    _pipeline_calls_generate = True
+
+    _video_kwargs = ("frame_stride", "max_frames", "num_frames", "fps", "size", "crop_size")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.processor is None:
+            raise ValueError(
+                "sign-translation needs the SignTranslationProcessor saved beside the model (processor_config.json); "
+                "pass processor=... or save it into the checkpoint folder"
+            )
+
+    def _sanitize_parameters(self, generate_kwargs=None, **kwargs):
+        from transformers import GenerationConfig
+
+        generation_keys = {key for key in vars(GenerationConfig()) if not key.startswith("_")} | {"generation_config"}
+        preprocess = {k: kwargs.pop(k) for k in list(kwargs) if k in self._video_kwargs}
+        generate = dict(generate_kwargs or {})
+        generate.update({k: kwargs.pop(k) for k in list(kwargs) if k in generation_keys})
+        if kwargs:
+            raise TypeError(
+                f"sign-translation got unknown argument(s) {sorted(kwargs)}; expected video arguments "
+                f"{sorted(self._video_kwargs)} or generation parameters (num_beams, max_new_tokens, ...)"
+            )
+        return preprocess, ({"generate_kwargs": generate} if generate else {}), {}
+
+    def preprocess(self, video, **video_kwargs):
+        if isinstance(video, dict) and "path" in video:  # datasets Video(decode=False) cells
+            video = video["path"]
+        batch = self.processor(videos=[video], **video_kwargs)
+        return {"pixel_values_videos": batch["pixel_values_videos"], "video_mask": batch["video_mask"]}
+
+    def get_iterator(self, inputs, num_workers, batch_size, preprocess_params, forward_params, postprocess_params):
+        """Like `Pipeline.get_iterator`, with a collate function that pads videos and their masks along time."""
+        from torch.utils.data import DataLoader
+        from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
+
+        dataset = PipelineDataset(inputs, self.preprocess, preprocess_params)
+        loader = DataLoader(dataset, num_workers=num_workers, batch_size=batch_size, collate_fn=_pad_videos)
+        model_iterator = PipelineIterator(loader, self.forward, forward_params, loader_batch_size=batch_size)
+        return PipelineIterator(model_iterator, self.postprocess, postprocess_params)
+
+    def _forward(self, model_inputs, generate_kwargs=None):
+        generate_kwargs = self._prepare_generate_kwargs(generate_kwargs or {})
+        output_ids = self.model.generate(
+            pixel_values_videos=model_inputs["pixel_values_videos"],
+            video_mask=model_inputs["video_mask"],
+            **generate_kwargs,
+        )
+        return {"output_ids": output_ids}
+
+    def postprocess(self, model_outputs):
+        ids = model_outputs["output_ids"]
+        text = self.processor.batch_decode(ids if ids.ndim == 2 else ids[None], skip_special_tokens=True)[0]
+        return {"translation_text": text.strip()}
+
+
+def _pad_videos(items: list[dict]) -> dict:
+    """items: dicts with pixel_values_videos (1,T_i,C,H,W) and video_mask (1,T_i) → one padded batch."""
+    if len(items) == 1:
+        return items[0]
+    length = max(item["video_mask"].shape[1] for item in items)
+    pixels, masks = [], []
+    for item in items:
+        extra = length - item["video_mask"].shape[1]
+        video, mask = item["pixel_values_videos"], item["video_mask"]
+        if extra:
+            video = torch.cat([video, video.new_zeros(1, extra, *video.shape[2:])], dim=1)
+            mask = torch.cat([mask, mask.new_zeros(1, extra)], dim=1)
+        pixels.append(video)
+        masks.append(mask)
+    return {"pixel_values_videos": torch.cat(pixels), "video_mask": torch.cat(masks)}
+
+
+__all__ = ["SignTranslationPipeline"]
