@@ -86,6 +86,22 @@ def with_shipped_pipelines(output: dict, config) -> dict:
     return output
 
 
+def inherit_special_tokens(config) -> None:
+    """Special token ids the config does not set come from its LLM (`text_config`): the processor uses the LLM's
+    tokenizer, so generation and label padding must agree with it. mBART-style: decoding starts at eos."""
+    for name in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
+        if getattr(config, name) is None:
+            setattr(config, name, getattr(config.text_config, name, None))
+    if config.decoder_start_token_id is None:
+        config.decoder_start_token_id = config.eos_token_id
+
+
+def backbone_output_size(vision_config) -> int:
+    """Width of the per-frame vector a vision backbone returns (ResNet: its last stage; ViT-like: hidden_size)."""
+    sizes = getattr(vision_config, "hidden_sizes", None)
+    return int(sizes[-1]) if sizes else int(vision_config.hidden_size)
+
+
 def _tiny_vision() -> dict:
     return {"model_type": "resnet", "depths": [1, 1], "hidden_sizes": [16, 32], "layer_type": "basic", "embedding_size": 8}
 
@@ -173,11 +189,7 @@ class FlaLlmConfig(PretrainedConfig):
         # Special token ids and vocabulary follow the LLM (its tokenizer is the one the processor uses); Light-T
         # shares that tokenizer (paper: "same tokenizer as the stage-2 LLM").
         text = self.text_config
-        for name in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
-            if getattr(self, name) is None:
-                setattr(self, name, getattr(text, name, None))
-        if self.decoder_start_token_id is None:
-            self.decoder_start_token_id = self.eos_token_id
+        inherit_special_tokens(self)
         self.is_encoder_decoder = bool(getattr(text, "is_encoder_decoder", False))
         translator = self.translator_config
         translator.vocab_size = text.vocab_size
@@ -198,9 +210,7 @@ class FlaLlmConfig(PretrainedConfig):
 
     @property
     def backbone_feature_size(self) -> int:
-        vision = self.vision_config
-        sizes = getattr(vision, "hidden_sizes", None)
-        return int(sizes[-1]) if sizes else int(vision.hidden_size)
+        return backbone_output_size(self.vision_config)
 
     @property
     def llm_hidden_size(self) -> int:

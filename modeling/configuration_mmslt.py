@@ -14,7 +14,13 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PretrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-from .configuration_fla_llm import RESNET18, serve_pipeline_locally, with_shipped_pipelines
+from .configuration_fla_llm import (
+    RESNET18,
+    backbone_output_size,
+    inherit_special_tokens,
+    serve_pipeline_locally,
+    with_shipped_pipelines,
+)
 
 MBART_LARGE_50 = {  # facebook/mbart-large-50-many-to-many-mmt
     "vocab_size": 250054,
@@ -112,11 +118,7 @@ class MMSLTConfig(PretrainedConfig):
         text = self.text_config
         if not getattr(text, "is_encoder_decoder", False):
             raise ValueError("MMSLT needs a seq2seq LLM (its encoder aligns video and text): got a decoder-only config")
-        for name in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
-            if getattr(self, name) is None:
-                setattr(self, name, getattr(text, name, None))
-        if self.decoder_start_token_id is None:
-            self.decoder_start_token_id = self.eos_token_id
+        inherit_special_tokens(self)
         self.is_encoder_decoder = True
         serve_pipeline_locally(self)
 
@@ -125,9 +127,7 @@ class MMSLTConfig(PretrainedConfig):
 
     @property
     def backbone_feature_size(self) -> int:
-        vision = self.vision_config
-        sizes = getattr(vision, "hidden_sizes", None)
-        return int(sizes[-1]) if sizes else int(vision.hidden_size)
+        return backbone_output_size(self.vision_config)
 
     @property
     def visual_feature_size(self) -> int:  # what the stage-2 feature cache holds: per-frame backbone features
