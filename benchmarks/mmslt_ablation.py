@@ -4,6 +4,7 @@ same steps, same seed; both stages each. Prints held-out BLEU-4 / ROUGE-L and de
 
     python benchmarks/mmslt_ablation.py --corpus demo_output/corpus      # reuse make demo's corpus
     python benchmarks/mmslt_ablation.py                                  # renders 3000/100/100 clips first
+    python benchmarks/mmslt_ablation.py --corpus demo_output/corpus --seeds 0 1 2   # seed-to-seed spread
 
 The descriptions are the corpus's own per-frame descriptions embedded with a small offline text encoder (the
 stand-ins for LLaVA-OneVision and bert-base-cased, which cannot be downloaded here).
@@ -23,7 +24,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default=None, help="an existing synthetic corpus (default: render one)")
     parser.add_argument("--workdir", default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed (default 0); the table "
+                        "shows each seed and the mean")
     parser.add_argument("--pretrain-steps", type=int, default=None, help="default: the synthetic recipe's")
     parser.add_argument("--translate-steps", type=int, default=None, help="default: the synthetic recipe's")
     args = parser.parse_args()
@@ -44,31 +46,40 @@ def main() -> None:
     encode_descriptions(DescriptionEncoder.from_pretrained(str(work / "text_encoder")), descriptions, work / "embeddings")
 
     recipes = REPO / "train_scripts" / "recipes"
-    rows = {}
-    for variant, use_mapper in (("MMSLT (description mapper + MSE)", True), ("without description mapper", False)):
-        tag = "with_dm" if use_mapper else "without_dm"
-        pre_recipe = json.loads((recipes / "mmslt_synthetic_pretrain.json").read_text())
-        pre_recipe["config_overrides"]["use_description_mapper"] = use_mapper
-        (work / f"{tag}_pretrain.json").write_text(json.dumps(pre_recipe))
-        steps = ["--max_steps", str(args.pretrain_steps)] if args.pretrain_steps else []
-        pre = mmslt_main(["--recipe", str(work / f"{tag}_pretrain.json"), "--data_dir", str(corpus_dir),
-                          "--description_cache", str(work / "embeddings"), "--output_dir", str(work / f"{tag}_pretrain"),
-                          "--seed", str(args.seed), *steps])
-        steps = ["--max_steps", str(args.translate_steps)] if args.translate_steps else []
-        translate = mmslt_main(["--recipe", str(recipes / "mmslt_synthetic_translate.json"), "--data_dir",
-                                str(corpus_dir), "--pretrained_model_name_or_path", str(work / f"{tag}_pretrain"),
-                                "--output_dir", str(work / f"{tag}_translate"), "--seed", str(args.seed), *steps])
-        rows[variant] = (pre["retrieval"], translate["test"])
+    variants = {"MMSLT (description mapper + MSE)": True, "without description mapper": False}
+    rows = {}  # (variant, seed) -> (retrieval, test)
+    for seed in args.seeds:
+        for variant, use_mapper in variants.items():
+            tag = f"{'with' if use_mapper else 'without'}_dm_seed{seed}"
+            pre_recipe = json.loads((recipes / "mmslt_synthetic_pretrain.json").read_text())
+            pre_recipe["config_overrides"]["use_description_mapper"] = use_mapper
+            (work / f"{tag}_pretrain.json").write_text(json.dumps(pre_recipe))
+            steps = ["--max_steps", str(args.pretrain_steps)] if args.pretrain_steps else []
+            pre = mmslt_main(["--recipe", str(work / f"{tag}_pretrain.json"), "--data_dir", str(corpus_dir),
+                              "--description_cache", str(work / "embeddings"),
+                              "--output_dir", str(work / f"{tag}_pretrain"), "--seed", str(seed), *steps])
+            steps = ["--max_steps", str(args.translate_steps)] if args.translate_steps else []
+            translate = mmslt_main(["--recipe", str(recipes / "mmslt_synthetic_translate.json"), "--data_dir",
+                                    str(corpus_dir), "--pretrained_model_name_or_path", str(work / f"{tag}_pretrain"),
+                                    "--output_dir", str(work / f"{tag}_translate"), "--seed", str(seed), *steps])
+            rows[variant, seed] = (pre["retrieval"], translate["test"])
 
-    print(f"\nMMSLT ablation on the synthetic corpus ({len(corpus['test'])} held-out test clips, seed {args.seed}):")
-    print(f"  {'variant':<36} {'BLEU-4':>7} {'ROUGE-L':>8} {'dev R@1 v→t':>12}")
-    for variant, (retrieval, test) in rows.items():
-        print(f"  {variant:<36} {test['test_bleu4']:7.2f} {test['test_rouge_l']:8.2f} "
-              f"{retrieval['video_to_text_r1']:11.1f}%")
-    (work / "ablation.json").write_text(json.dumps({k: {"retrieval": r, "test": t} for k, (r, t) in rows.items()},
-                                                   indent=2))
+    print(f"\nMMSLT ablation on the synthetic corpus ({len(corpus['test'])} held-out test clips, "
+          f"seeds {' '.join(map(str, args.seeds))}):")
+    print(f"  {'variant':<36} {'seed':>5} {'BLEU-4':>7} {'ROUGE-L':>8} {'dev R@1 v→t':>12}")
+    for variant in variants:
+        runs = [rows[variant, seed] for seed in args.seeds]
+        for seed, (retrieval, test) in zip(args.seeds, runs):
+            print(f"  {variant:<36} {seed:>5} {test['test_bleu4']:7.2f} {test['test_rouge_l']:8.2f} "
+                  f"{retrieval['video_to_text_r1']:11.1f}%")
+        if len(runs) > 1:
+            mean = {key: sum(r[i][key] for r in runs) / len(runs)
+                    for i, key in ((1, "test_bleu4"), (1, "test_rouge_l"), (0, "video_to_text_r1"))}
+            print(f"  {variant:<36} {'mean':>5} {mean['test_bleu4']:7.2f} {mean['test_rouge_l']:8.2f} "
+                  f"{mean['video_to_text_r1']:11.1f}%")
+    report = {f"{variant} (seed {seed})": {"retrieval": r, "test": t} for (variant, seed), (r, t) in rows.items()}
+    (work / "ablation.json").write_text(json.dumps(report, indent=2))
     print(f"  (details: {work / 'ablation.json'})")
-
 
 if __name__ == "__main__":
     main()
