@@ -5,11 +5,11 @@ them into saved checkpoints so that those load with `trust_remote_code=True` wit
 """
 
 from .collator import SignPretrainingCollator, SignTranslationCollator, video_source
+from .description_cache import DescriptionCache
 from .errors import SignInputError
 from .processing_sign_translation import SignTranslationProcessor
 from .sign_descriptions import (
     DEFAULT_DESCRIPTION_PROMPT,
-    DescriptionCache,
     DescriptionEncoder,
     SignDescriptionGenerator,
     describe_dataset,

@@ -112,7 +112,7 @@ class SignPretrainingCollator(SignTranslationCollator):
     text_as: str = "inputs"
 
     def __post_init__(self):
-        from .sign_descriptions import DescriptionCache
+        from .description_cache import DescriptionCache
 
         if self.description_cache is None:
             raise SignInputError("SignPretrainingCollator needs description_cache (an embeddings cache folder)")

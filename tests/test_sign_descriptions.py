@@ -27,7 +27,7 @@ from sign_translation.processing import (
     descriptions_from_corpus,
     encode_descriptions,
 )
-from sign_translation.processing.sign_descriptions import row_checksum
+from sign_translation.processing.description_cache import row_checksum
 
 CHAT_TEMPLATE = (  # the llava-onevision-qwen2 template, shortened
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + ' ' }}"
@@ -292,7 +292,7 @@ def test_killed_while_writing_a_shard_leaves_no_half_entry(corpus, tmp_path):
     script = textwrap.dedent(f"""
         import os, signal
         from sign_translation.data import load_sign_dataset
-        from sign_translation.processing import descriptions_from_corpus, sign_descriptions
+        from sign_translation.processing import description_cache, descriptions_from_corpus
         real_replace, renamed = os.replace, []
         def replace(src, dst):
             if str(dst).endswith(".arrow"):
@@ -300,7 +300,7 @@ def test_killed_while_writing_a_shard_leaves_no_half_entry(corpus, tmp_path):
                     os.kill(os.getpid(), signal.SIGKILL)  # the third shard's temp file is complete, not renamed
                 renamed.append(dst)
             real_replace(src, dst)
-        sign_descriptions.os.replace = replace
+        description_cache.os.replace = replace
         descriptions_from_corpus(load_sign_dataset({str(root)!r}), {str(cache_dir)!r}, videos_per_shard=1)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

@@ -321,10 +321,9 @@ def train_and_evaluate(trainer, processor, eval_sets: dict, record: dict, genera
     if (export_dir / "config.json").is_file():
         add_pipeline_files(export_dir)
         write_model_card(export_dir, **(card_kwargs or {}))
-    if args.push_to_hub:
-        if not args.hub_model_id:
-            raise SignInputError("--push_to_hub needs --hub_model_id (e.g. your-name/fla-llm-phoenix14t)")
-        push_checkpoint_to_hub(export_dir, args.hub_model_id, token=args.hub_token, private=bool(args.hub_private_repo),
+    if args.push_to_hub:  # the repo the Trainer created (--hub_model_id, or the output_dir's name like Trainer)
+        repo_id = getattr(trainer, "hub_model_id", None) or args.hub_model_id
+        push_checkpoint_to_hub(export_dir, repo_id, token=args.hub_token, private=bool(args.hub_private_repo),
                                card_kwargs=card_kwargs)
     return results
 
