@@ -213,9 +213,15 @@ def test_lora_saves_only_the_adapter_and_reloads_exactly(tmp_path):
     model.eval()
     reloaded = PeftModel.from_pretrained(FlaLlmForConditionalGeneration.from_pretrained(tmp_path / "base"),
                                          tmp_path / "adapter").eval()
+    # the weights round-trip bit for bit; the forward pass may differ in the last ulp (CPU kernels pick their
+    # reduction order by memory layout), so the logits are compared at float32 rounding level
+    trained, loaded = model.state_dict(), reloaded.state_dict()
+    assert trained.keys() == loaded.keys()
+    assert all(torch.equal(trained[k], loaded[k]) for k in trained)
+    assert any("lora_B" in k and trained[k].abs().sum() > 0 for k in trained)  # the adapter did train
     a = model(pixel_values_videos=video, video_mask=mask, labels=LABELS).logits
     b = reloaded(pixel_values_videos=video, video_mask=mask, labels=LABELS).logits
-    assert torch.equal(a, b)
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
     merged = reloaded.merge_and_unload()
     assert type(merged) is FlaLlmForConditionalGeneration
     assert torch.allclose(merged(pixel_values_videos=video, video_mask=mask, labels=LABELS).logits, a, atol=1e-5)
