@@ -293,6 +293,16 @@ def resolve_pretrained(name_or_path: str | os.PathLike, gguf_file: str | None = 
     return text
 
 
+def load_llm(name_or_path: str | os.PathLike, gguf_file: str | None = None, **kwargs):
+    """A pretrained LLM of either family (seq2seq or decoder-only, chosen by its config) from a Hub id, folder,
+    GGUF file (or folder + `gguf_file`) or offline model name; kwargs go to `from_pretrained`."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    source = resolve_pretrained(name_or_path, gguf_file)
+    auto = AutoModelForSeq2SeqLM if AutoConfig.from_pretrained(source).is_encoder_decoder else AutoModelForCausalLM
+    return auto.from_pretrained(source, **kwargs)
+
+
 def read_provenance(config) -> dict | None:
     """The provenance record a converted / offline model's config carries (or None)."""
     value = getattr(config, PROVENANCE_KEY, None)
@@ -312,6 +322,7 @@ __all__ = [
     "cache_dir",
     "convert_gguf",
     "file_sha256",
+    "load_llm",
     "locate_offline_model",
     "offline_model_path",
     "read_provenance",
