@@ -38,6 +38,7 @@ def write_llama_gguf(model, tokenizer, path: Path) -> Path:
     import gguf
 
     config = model.config
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_name("tiny llama")
     writer.add_context_length(config.max_position_embeddings)
