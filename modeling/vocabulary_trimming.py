@@ -2,11 +2,14 @@
 
 mBART-large-cc25 has 250,027 tokens; PHOENIX14T's German sentences use about 2.2–2.5k of them. Keeping only those
 shrinks the embedding and output layers (and the softmax) by ~100× while every training sentence tokenizes to the
-same pieces: a Unigram (sentencepiece) tokenizer restricted to a subset of its pieces still finds the same best
-segmentation for text whose best segmentation uses only that subset.
+same pieces. Gemma-3-270M (vocabulary 262,144 × 640: 168M of its 268M parameters) shrinks the same way.
 
-Works for Unigram tokenizers whose class can be rebuilt from a `vocab=[(piece, score), ...]` list (mBART,
-mBART-50; transformers 5 tokenizers) and any LLM whose input/output embeddings are ordinary embedding/linear layers.
+Tokenizers: every family transformers LLMs use — SentencePiece Unigram (mBART, T5), BPE with byte fallback (Gemma,
+Llama), byte-level BPE (GPT-2, SmolLM2, Qwen) and WordPiece (BERT) — by rewriting the `tokenizers` backend with the
+kept vocabulary (mBART-style classes are rebuilt from their `vocab=[(piece, score), ...]` list, which keeps their
+language-code handling). Every trimming is checked: each corpus sentence must segment into exactly the same token
+strings as with the full tokenizer. Models: any LLM whose input/output embeddings are ordinary embedding/linear
+layers (tied or not; mBART's `final_logits_bias` too).
 """
 
 from __future__ import annotations
@@ -126,11 +129,10 @@ def trim_tokenizer(tokenizer, texts: Iterable[str]):
         kwargs = {k: getattr(tokenizer, k) for k in ("src_lang", "tgt_lang") if getattr(tokenizer, k, None)}
         try:  # mBART-style classes rebuild their language-code handling from a vocab list
             trimmed = type(tokenizer)(vocab=[(vocab[i][0], float(vocab[i][1])) for i in kept], **kwargs)
-        except TypeError:
-            trimmed = None
-        if trimmed is not None:
             _check_same_segmentation(tokenizer, trimmed, texts)
             return trimmed
+        except (TypeError, ValueError):  # a class that cannot be rebuilt so: rewrite its backend below
+            spec = _backend_spec(tokenizer)
     trimmed = _rebuild(tokenizer, spec, kept)
     _check_same_segmentation(tokenizer, trimmed, texts)
     return trimmed

@@ -312,7 +312,8 @@ def test_training_script_pretrain_then_translate(tiny_corpus, description_embedd
 
 @pytest.mark.parametrize("recipe", ["mmslt_phoenix14t_pretrain.json", "mmslt_phoenix14t_translate.json",
                                     "mmslt_csl_daily_pretrain.json", "mmslt_csl_daily_translate.json",
-                                    "mmslt_synthetic_pretrain.json", "mmslt_synthetic_translate.json"])
+                                    "mmslt_synthetic_pretrain.json", "mmslt_synthetic_translate.json",
+                                    "mmslt_phoenix14t_pretrain_gemma.json", "mmslt_phoenix14t_translate_gemma.json"])
 def test_every_recipe_parses(recipe, tmp_path):
     from pathlib import Path
 
@@ -327,6 +328,8 @@ def test_every_recipe_parses(recipe, tmp_path):
         ["--recipe", str(path), "--data_dir", str(tmp_path), "--output_dir", str(tmp_path / "out")],
     )
     assert args.stage in ("pretrain", "translate")
+    if "gemma" in recipe:
+        assert args.llm_name_or_path == "gemma-3-270m" and (args.stage == "translate" or args.trim_vocabulary)
     if "synthetic" not in recipe and args.stage == "pretrain":
         assert (training_args.learning_rate, training_args.weight_decay, training_args.adam_beta2) == (1e-4, 0.2, 0.98)
         assert training_args.num_train_epochs == 80 and data.max_frames == 500
