@@ -4,10 +4,12 @@ end to end on a tiny budget."""
 import hashlib
 import importlib.util
 import json
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from sign_translation.data.synthetic import hashed_sign_collisions, sign_parameters_for
 from sign_translation.data.synthetic_grammar import BUILTIN_SIGNS
@@ -178,6 +180,22 @@ def test_benchmark_most_frequent_and_stage1(bench, tiny_corpus, tmp_path):
     again = bench.main(["--variant", "c", *common, "--recipe", str(_tiny_stage1_recipe(tmp_path)),
                         "--max-steps", "4", "--eval-steps", "2", "--tag", "tiny"])
     assert again["test"]["bleu4"] == c["test"]["bleu4"] and again["curve"] == c["curve"]
+
+    # a run stopped after its step-2 checkpoint continues from there to the same weights and the same curve
+    from safetensors.torch import load_file
+
+    model_dir = Path(c["run_dir"])
+    finished = load_file(model_dir / "checkpoint-4" / "model.safetensors")
+    shutil.rmtree(model_dir / "checkpoint-4")
+    (model_dir / "results.json").unlink()
+    resumed = bench.main(["--variant", "c", *common, "--recipe", str(_tiny_stage1_recipe(tmp_path)),
+                          "--max-steps", "4", "--eval-steps", "2", "--tag", "tiny"])
+    again_weights = load_file(model_dir / "checkpoint-4" / "model.safetensors")
+    assert finished.keys() == again_weights.keys()
+    assert all(torch.equal(finished[k], again_weights[k]) for k in finished)
+    assert [p["step"] for p in resumed["curve"]] == [2, 4]
+    assert [p["dev_bleu4"] for p in resumed["curve"]] == [p["dev_bleu4"] for p in c["curve"]]
+    assert resumed["test"] == c["test"]
 
 
 @pytest.fixture(scope="module")
