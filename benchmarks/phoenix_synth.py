@@ -356,9 +356,13 @@ def run_mmslt(args, variant: Variant) -> dict:
     pretrain.setdefault("config_overrides", {})["use_description_mapper"] = use_mapper
     translate = {**_recipe(args, variant, 1), **_budget_overrides(args)}
     common = ["--data_dir", str(args.corpus), "--seed", str(args.seed)]
-    pre = mmslt.main(["--recipe", str(_write_recipe(run_dir, "pretrain.json", pretrain)), *common,
-                      "--description_cache", str(embeddings), "--output_dir", str(run_dir / "pretrain")])
-    results = mmslt.main(["--recipe", str(_write_recipe(run_dir, "translate.json", translate)), *common,
+    pre_results = run_dir / "pretrain" / "results.json"
+    if pre_results.is_file() and "retrieval" in (saved := json.loads(pre_results.read_text())):
+        pre = saved  # pre-training finished in an earlier call (it saves no checkpoints, so it is not resumed)
+    else:
+        pre = mmslt.main(["--recipe", str(_write_recipe(run_dir, "pretrain.json", pretrain)), *common,
+                          "--description_cache", str(embeddings), "--output_dir", str(run_dir / "pretrain")])
+    results = finished_results(run_dir / "model", translate.get("max_steps")) or mmslt.main(["--recipe", str(_write_recipe(run_dir, "translate.json", translate)), *common,
                           "--pretrained_model_name_or_path", str(run_dir / "pretrain"),
                           "--output_dir", str(run_dir / "model")],
                          callbacks=[dev_curve_callback(run_dir / "model")])

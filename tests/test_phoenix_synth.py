@@ -151,6 +151,7 @@ def _tiny_stage1_recipe(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_benchmark_most_frequent_and_stage1(bench, tiny_corpus, tmp_path):
     results = tmp_path / "results.json"
     common = ["--corpus", str(tiny_corpus), "--workdir", str(tmp_path / "runs"), "--results", str(results)]
@@ -219,6 +220,7 @@ def tiny_llm(tiny_corpus, tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_benchmark_llm_variants_on_a_tiny_llm(bench, tiny_corpus, tiny_llm, tmp_path):
     results = tmp_path / "results.json"
     common = ["--corpus", str(tiny_corpus), "--workdir", str(tmp_path / "runs"), "--results", str(results),
@@ -247,3 +249,42 @@ def test_benchmark_llm_variants_on_a_tiny_llm(bench, tiny_corpus, tiny_llm, tmp_
 def test_benchmark_refuses_llm_variants_without_llm(bench, tiny_corpus, tmp_path):
     with pytest.raises(SystemExit, match="needs --llm"):
         bench.main(["--variant", "d", "--corpus", str(tiny_corpus), "--results", str(tmp_path / "r.json")])
+
+
+@pytest.mark.slow
+def test_benchmark_mmslt_variants_with_and_without_mapper(bench, tiny_corpus, tmp_path):
+    from sign_translation.data import load_sign_dataset
+    from sign_translation.tokenization import build_offline_text_encoder
+
+    corpus = load_sign_dataset(tiny_corpus)
+    texts = sorted({d for split in corpus.values() for row in split["descriptions"] for d in row})
+    encoder = build_offline_text_encoder(texts, str(tmp_path / "encoder"), hidden_size=16, num_layers=1)
+    tiny = {"vision_config": {"model_type": "resnet", "depths": [1, 1], "hidden_sizes": [8, 16],
+                              "layer_type": "basic", "embedding_size": 8},
+            "text_config": {"model_type": "mbart", "d_model": 32, "encoder_layers": 1, "decoder_layers": 1,
+                            "encoder_attention_heads": 4, "decoder_attention_heads": 4, "encoder_ffn_dim": 64,
+                            "decoder_ffn_dim": 64, "max_position_embeddings": 256},  # MMSLT generates up to 150
+            "description_mapper_hidden_size": 16, "temporal_hidden_size": 16, "mlp_hidden_size": 16,
+            "temporal_kernel_size": 3, "lora_r": 4, "lora_alpha": 8}
+    small = {"per_device_train_batch_size": 4, "per_device_eval_batch_size": 6, "warmup_steps": 0,
+             "dataloader_num_workers": 0, "logging_steps": 1}
+    recipes = REPO / "train_scripts" / "recipes"
+    pretrain = {**json.loads((recipes / "phoenix_synth_mmslt_pretrain.json").read_text()), **small,
+                "train_tokenizer_vocab_size": 120, "config_overrides": tiny}
+    translate = {**json.loads((recipes / "phoenix_synth_mmslt_translate.json").read_text()), **small,
+                 "generation_num_beams": 1}
+    (tmp_path / "pre.json").write_text(json.dumps(pretrain))
+    (tmp_path / "tr.json").write_text(json.dumps(translate))
+    results = tmp_path / "results.json"
+    common = ["--corpus", str(tiny_corpus), "--workdir", str(tmp_path / "runs"), "--results", str(results),
+              "--description-encoder", encoder, "--recipe", str(tmp_path / "pre.json"), str(tmp_path / "tr.json"),
+              "--max-steps", "2", "--eval-steps", "2"]
+    f = bench.main(["--variant", "f", *common])
+    g = bench.main(["--variant", "g", *common])
+    assert f["settings"]["pretrain"]["config_overrides"]["use_description_mapper"] is True
+    assert g["settings"]["pretrain"]["config_overrides"]["use_description_mapper"] is False
+    for record in (f, g):
+        assert [p["step"] for p in record["curve"]] == [2]
+        assert {"bleu4", "rouge_l", "signature"} <= set(record["test"])
+        assert 0 <= record["retrieval_after_pretraining"]["video_to_text_r1"] <= 100
+    assert [r["variant"] for r in json.loads(results.read_text())] == ["mmslt", "mmslt_no_mapper"]
