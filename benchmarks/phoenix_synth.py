@@ -505,7 +505,7 @@ def format_table(records: list[dict]) -> str:
     rows = latest_records(records)
     if not rows:
         return "no PHOENIX-synth results yet"
-    header = (f"{'':2}{'variant':<44}{'seed':>5}{'B-1':>7}{'B-2':>7}{'B-3':>7}{'B-4':>7}{'R-L':>7}{'dev B-4':>9}"
+    header = (f"{'':2}{'variant':<56}{'seed':>5}{'B-1':>7}{'B-2':>7}{'B-3':>7}{'B-4':>7}{'R-L':>7}{'dev B-4':>9}"
               f"{'train':>9}{'trainable':>11}{'total':>11}")
     lines = [header]
     signatures = set()
@@ -518,7 +518,7 @@ def format_table(records: list[dict]) -> str:
             label += f" ({r['tag']})"
         params = r.get("parameters") or {}
         lines.append(
-            f"{BY_KEY_OF(r):<2}{label[:43]:<44}{r.get('seed', 0):>5}{t['bleu1']:7.2f}{t['bleu2']:7.2f}{t['bleu3']:7.2f}"
+            f"{BY_KEY_OF(r):<2}{label[:55]:<56}{r.get('seed', 0):>5}{t['bleu1']:7.2f}{t['bleu2']:7.2f}{t['bleu3']:7.2f}"
             f"{t['bleu4']:7.2f}{t['rouge_l']:7.2f}{r['dev_bleu4']:9.2f}{_minutes(r.get('train_seconds')):>9}"
             f"{_count(params.get('trainable')):>11}{_count(params.get('total')):>11}"
         )
