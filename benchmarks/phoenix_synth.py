@@ -256,7 +256,7 @@ def _trainer_record(results: dict, run_dir: Path, settings: dict) -> dict:
         "parameters": curve.get("parameters", {}),
         "curve": curve["points"],
         "settings": settings,
-        "run_dir": str(run_dir),
+        "run_dir": _display_path(run_dir),
     }
 
 
@@ -650,6 +650,12 @@ def _corpus_summary(corpus: Path) -> dict:
     return {"counts": data.get("counts"), "glosses": len(data.get("vocabulary", {})),
             **{k: settings.get(k) for k in ("image_size", "frames_per_sign", "transition_frames", "rest_frames",
                                             "seed", "pairs_sha256")}}
+
+
+def _display_path(path: Path) -> str:
+    """Paths inside the repository are recorded relative to it (results are committed; no machine's paths)."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def _torch_threads() -> int | None:
