@@ -54,6 +54,22 @@ def test_distinct_signs_keep_builtin_signs():
     assert vocabulary["MORGEN"] != BUILTIN_SIGNS[builtin]
 
 
+def test_pairs_without_glosses_are_refused_unless_allowed(tmp_path):
+    from sign_translation.data import load_sign_dataset
+    from sign_translation.data.synthetic import write_synthetic_corpus
+    from sign_translation.processing.errors import SignInputError
+
+    pairs = {"train": [("REGEN NORD", "regen im norden")], "dev": [("", "sonst regnet es")], "test": []}
+    with pytest.raises(SignInputError, match="gloss sequence is empty"):
+        write_synthetic_corpus(tmp_path / "refused", pairs=pairs, num_train=None, num_dev=None, num_test=None)
+    summary = write_synthetic_corpus(tmp_path / "kept", pairs=pairs, num_train=None, num_dev=None, num_test=None,
+                                     image_size=32, allow_empty_glosses=True)
+    assert summary.counts == {"train": 1, "dev": 1, "test": 0}
+    dev = load_sign_dataset(tmp_path / "kept")["dev"][0]
+    assert dev["gloss"] == "" and dev["text"] == "sonst regnet es" and dev["sign_spans"] == []
+    assert dev["num_frames"] > 0  # the signer at rest
+
+
 @pytest.fixture(scope="module")
 def phoenix_labels(shared_data) -> Path:
     path = shared_data / "annotations" / "phoenix14t"
