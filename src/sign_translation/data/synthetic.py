@@ -109,7 +109,7 @@ def make_synthetic_corpus(
     Without `pairs`, sentences come from the built-in English weather-forecast grammar (31 glosses, sign order
     TIME REGION WEATHER [INTENSITY] [NEG], reordered and inflected in English). With `pairs`, any (gloss sequence,
     sentence) pairs are signed instead, e.g. real PHOENIX14T annotations; unknown glosses get sign parameters
-    hashed from the gloss string.
+    hashed from the gloss string, drawn again where two glosses would share a sign (`sign_parameters_for`).
 
     Args:
         output_dir: folder to write (created if needed). Re-running with the same settings resumes; other settings
