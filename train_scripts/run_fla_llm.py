@@ -141,7 +141,8 @@ def build_stage2(args: FlaLlmArguments, data: DataArguments):
     return model, processor, {r"(^|\.)llm\.": args.llm_learning_rate}
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
+    """Train and evaluate; `callbacks` are extra `TrainerCallback`s (e.g. a benchmark's learning-curve recorder)."""
     args, data, training_args = parse_arguments((FlaLlmArguments, DataArguments, Seq2SeqTrainingArguments), argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     training_args.remove_unused_columns = False  # the collator needs the raw video/text columns
@@ -190,6 +191,7 @@ def main(argv: list[str] | None = None) -> dict:
         processing_class=processor,
         compute_metrics=build_compute_metrics(processor.tokenizer, char_level=data.char_level_bleu),
         learning_rates=learning_rates,
+        callbacks=callbacks,
     )
     eval_sets = {data.eval_split: eval_set, "test": test_set}
     card = card_kwargs_from(data, args.language_code or getattr(model.config, "language_code", None),

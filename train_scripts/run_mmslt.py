@@ -148,7 +148,8 @@ def build_translation(args: MMSLTArguments):
     return model, processor
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
+    """Train and evaluate; `callbacks` are extra `TrainerCallback`s (e.g. a benchmark's learning-curve recorder)."""
     args, data, training_args = parse_arguments((MMSLTArguments, DataArguments, Seq2SeqTrainingArguments), argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     training_args.remove_unused_columns = False  # the collator needs the raw video/text/name columns
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> dict:
                                            max_target_length=data.max_target_length)
         training_args.prediction_loss_only = True
         trainer = SignTrainer(model=model, args=training_args, train_dataset=train_set, eval_dataset=eval_set,
-                              data_collator=collator, processing_class=processor)
+                              data_collator=collator, processing_class=processor, callbacks=callbacks)
         results = train_and_evaluate(trainer, processor, {data.eval_split: eval_set}, record, generate=False,
                                      card_kwargs=card_kwargs_from(data, args.language_code))
         if trainer.is_world_process_zero():
@@ -195,6 +196,7 @@ def main(argv: list[str] | None = None) -> dict:
         model=model, args=training_args, train_dataset=train_set, eval_dataset=eval_set, data_collator=collator,
         processing_class=processor,
         compute_metrics=build_compute_metrics(processor.tokenizer, char_level=data.char_level_bleu),
+        callbacks=callbacks,
     )
     card = card_kwargs_from(data, args.language_code, args.pretrained_model_name_or_path)
     return train_and_evaluate(trainer, processor, {data.eval_split: eval_set, "test": test_set}, record,

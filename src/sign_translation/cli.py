@@ -49,7 +49,8 @@ def _add_synth_command(subparsers) -> None:
     parser.add_argument("--num-dev", type=int, default=None, help="dev clips (default 100; with --pairs: all/rest)")
     parser.add_argument("--num-test", type=int, default=None, help="test clips (default 100; with --pairs: all/rest)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--image-size", type=int, default=64, help="frame size in pixels, even (default 64)")
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="frame size in pixels, even (default 64; with --phoenix14t 32)")
     parser.add_argument("--fps", type=float, default=25.0, help="frame rate (default 25)")
     parser.add_argument(
         "--format", dest="video_format", choices=["mp4", "frames"], default="mp4",
@@ -60,7 +61,13 @@ def _add_synth_command(subparsers) -> None:
         help="sign these pairs instead of the built-in grammar: .jsonl with 'gloss' and 'text' keys, or .tsv/.txt "
         "lines 'GLOSSES<TAB>sentence'; an optional 'split' key / third column (train/dev/test) fixes the splits",
     )  # fmt: skip
-    parser.add_argument("--frames-per-sign", type=int, default=8, help="frames of a sign's movement (default 8)")
+    parser.add_argument(
+        "--phoenix14t", type=Path, default=None, metavar="LABELS_DIR",
+        help="PHOENIX-synth: sign all PHOENIX14T (gloss, sentence) pairs of these annotations (GFSLT label files or "
+        "the original release) with their real splits, at the benchmark's render settings",
+    )  # fmt: skip
+    parser.add_argument("--frames-per-sign", type=int, default=None,
+                        help="frames of a sign's movement (default 8; with --phoenix14t 6)")
     parser.add_argument("--noise", type=float, default=0.015, help="pixel noise standard deviation (default 0.015)")
     parser.add_argument("--overwrite", action="store_true", help="replace a corpus made with other settings")
     parser.add_argument("--num-workers", type=int, default=1, help="rendering processes (default 1)")
@@ -70,6 +77,10 @@ def _add_synth_command(subparsers) -> None:
 def synth_command(args: argparse.Namespace) -> int:
     from .data.synthetic import write_synthetic_corpus
 
+    if args.phoenix14t is not None:
+        if args.pairs is not None:
+            raise SystemExit("sign-translation synth: --phoenix14t and --pairs are alternatives; give one")
+        return _synth_phoenix14t(args)
     pairs = read_pairs_file(args.pairs) if args.pairs is not None else None
     summary = write_synthetic_corpus(
         args.output_dir,
@@ -77,22 +88,44 @@ def synth_command(args: argparse.Namespace) -> int:
         num_dev=args.num_dev,
         num_test=args.num_test,
         seed=args.seed,
-        image_size=args.image_size,
+        image_size=64 if args.image_size is None else args.image_size,
         fps=args.fps,
         pairs=pairs,
         video_format=args.video_format,
         overwrite=args.overwrite,
-        frames_per_sign=args.frames_per_sign,
+        frames_per_sign=8 if args.frames_per_sign is None else args.frames_per_sign,
         noise=args.noise,
         num_workers=args.num_workers,
     )
+    _print_synth_summary(summary)
+    return 0
+
+
+def _synth_phoenix14t(args: argparse.Namespace) -> int:
+    from .data.phoenix_synth import PHOENIX_SYNTH_SETTINGS, write_phoenix_synth
+
+    given = {"seed": args.seed, "image_size": args.image_size, "fps": args.fps, "video_format": args.video_format,
+             "frames_per_sign": args.frames_per_sign, "noise": args.noise}
+    overrides = {k: v for k, v in given.items() if v is not None and v != PHOENIX_SYNTH_SETTINGS[k]}
+    summary = write_phoenix_synth(
+        args.output_dir, args.phoenix14t, num_train=args.num_train, num_dev=args.num_dev, num_test=args.num_test,
+        num_workers=args.num_workers, overwrite=args.overwrite, **overrides,
+    )  # fmt: skip
+    _print_synth_summary(summary)
+    c = summary.collisions
+    print(f"  signs: all {c['glosses_total']} glosses distinct; plain hashing would have signed {c['gloss_pairs']} "
+          f"gloss pairs alike ({c['clips']} of {c['clips_total']} clips affected, {c['merged_sequences']} distinct "
+          "gloss sequences indistinguishable)")
+    return 0
+
+
+def _print_synth_summary(summary) -> None:
     splits = ", ".join(f"{split} {count}" for split, count in summary.counts.items())
     print(f"synthetic corpus in {summary.output_dir}: {splits} clips")
     print(f"  rendered {summary.rendered}, reused {summary.reused}, in {summary.seconds:.1f} s")
     print(f"  vocabulary: {summary.vocabulary_size} glosses (grammar: {summary.grammar})")
     if summary.example:
         print(f"  example: {summary.example['gloss']}  ->  {summary.example['text']}")
-    return 0
 
 
 def read_pairs_file(path: str | Path) -> list[dict] | dict[str, list[dict]]:

@@ -82,6 +82,7 @@ class SyntheticCorpusSummary:
     reused: int
     seconds: float
     example: dict = field(default_factory=dict)  # {"gloss": ..., "text": ...} of the first clip
+    collisions: dict = field(default_factory=dict)  # PHOENIX-synth: what plain hashing would have merged
 
 
 def make_synthetic_corpus(
@@ -108,7 +109,7 @@ def make_synthetic_corpus(
     Without `pairs`, sentences come from the built-in English weather-forecast grammar (31 glosses, sign order
     TIME REGION WEATHER [INTENSITY] [NEG], reordered and inflected in English). With `pairs`, any (gloss sequence,
     sentence) pairs are signed instead, e.g. real PHOENIX14T annotations; unknown glosses get sign parameters
-    hashed from the gloss string.
+    hashed from the gloss string, drawn again where two glosses would share a sign (`sign_parameters_for`).
 
     Args:
         output_dir: folder to write (created if needed). Re-running with the same settings resumes; other settings
@@ -185,8 +186,12 @@ def write_synthetic_corpus(
     num_signers: int = 8,
     noise: float = 0.015,
     num_workers: int = 1,
+    allow_empty_glosses: bool = False,
 ) -> SyntheticCorpusSummary:
-    """Write the corpus files (see `make_synthetic_corpus`, which also loads them) and return a summary."""
+    """Write the corpus files (see `make_synthetic_corpus`, which also loads them) and return a summary.
+
+    `allow_empty_glosses`: sign a pair without glosses as a clip of the signer at rest (PHOENIX14T has four such
+    annotations in dev/test; keeping them keeps its splits) instead of refusing it."""
     started = time.perf_counter()
     counts = {"train": num_train, "dev": num_dev, "test": num_test}
     _validate_arguments(
@@ -202,7 +207,7 @@ def write_synthetic_corpus(
         vocabulary = dict(BUILTIN_SIGNS)
         grammar = GRAMMAR_NAME
     else:
-        split_pairs = _split_pairs(pairs, counts, seed)
+        split_pairs = _split_pairs(pairs, counts, seed, allow_empty_glosses)
         used = sorted({g for items in split_pairs.values() for glosses, _ in items for g in glosses})
         vocabulary = sign_parameters_for(used)
         grammar = "pairs"
@@ -309,7 +314,7 @@ def _sample_builtin(seed: int, split_index: int, count: int) -> list[tuple[list[
     return [sample_sentence(rng) for _ in range(count)]
 
 
-def _normalise_pair(item, where: str) -> tuple[list[str], str]:
+def _normalise_pair(item, where: str, allow_empty: bool = False) -> tuple[list[str], str]:
     if isinstance(item, Mapping):
         if "gloss" not in item or "text" not in item:
             raise SignInputError(
@@ -334,14 +339,16 @@ def _normalise_pair(item, where: str) -> tuple[list[str], str]:
         raise SignInputError(
             f"{where}: glosses must be a space-separated string or a list of strings, got {glosses!r}"
         )
-    if not glosses:
+    if not glosses and not allow_empty:
         raise SignInputError(f"{where}: the gloss sequence is empty; every pair needs at least one gloss")
     if not isinstance(text, str) or not text.strip():
         raise SignInputError(f"{where}: the sentence must be a non-empty string, got {text!r}")
     return glosses, text.strip()
 
 
-def _split_pairs(pairs, counts: dict[str, int | None], seed: int) -> dict[str, list[tuple[list[str], str]]]:
+def _split_pairs(
+    pairs, counts: dict[str, int | None], seed: int, allow_empty: bool = False
+) -> dict[str, list[tuple[list[str], str]]]:
     """Resolve `pairs` into the pairs of each split (see `make_synthetic_corpus`)."""
     if isinstance(pairs, Mapping):
         unknown = sorted(set(pairs) - set(SPLITS))
@@ -360,13 +367,13 @@ def _split_pairs(pairs, counts: dict[str, int | None], seed: int) -> dict[str, l
                     f"pairs[{split!r}]: num_{split}={wanted} clips requested but only {len(given)} pairs given; "
                     f"pass num_{split}={len(given)} or fewer (None uses all)"
                 )
-            result[split] = [_normalise_pair(item, f"pairs[{split!r}][{i}]") for i, item in enumerate(given[:wanted])]
+            result[split] = [_normalise_pair(item, f"pairs[{split!r}][{i}]", allow_empty) for i, item in enumerate(given[:wanted])]
         return result
     if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
         raise SignInputError(
             f"pairs: expected a list of (glosses, sentence) pairs or a dict of such lists per split, got {type(pairs).__name__}"
         )
-    items = [_normalise_pair(item, f"pairs[{i}]") for i, item in enumerate(pairs)]
+    items = [_normalise_pair(item, f"pairs[{i}]", allow_empty) for i, item in enumerate(pairs)]
     fixed = sum(c for c in counts.values() if c is not None)
     if fixed > len(items):
         raise SignInputError(
@@ -612,6 +619,82 @@ def _encode_mp4_ffmpeg(frames: np.ndarray, path: str | os.PathLike, fps: float) 
         raise RuntimeError(f"ffmpeg failed to write {path}: {result.stderr.decode(errors='replace').strip()}")
 
 
+# A gloss whose hashed sign is taken draws again this often before the free signs are searched in order.
+_MAX_HASH_ATTEMPTS = 64
+
+
 def sign_parameters_for(glosses: Sequence[str]) -> dict[str, SignParameters]:
-    """Sign parameters the corpus uses for these glosses: built-in signs where defined, hashed ones otherwise."""
-    return {g: BUILTIN_SIGNS.get(g) or hashed_sign_parameters(g) for g in glosses}
+    """Sign parameters the corpus uses for these glosses, no two alike: built-in signs where defined, hashed ones
+    otherwise.
+
+    A hashed sign depends on the gloss string alone, so two glosses can draw the same sign (with 18,144 possible
+    signs, about 40 such pairs among PHOENIX14T's ~1,100 glosses) and the video could not tell them apart. Here the
+    built-in signs are reserved first, then the other glosses, in sorted order, keep their first draw when it is
+    free and otherwise draw again (`hashed_sign_parameters(gloss, attempt)`), so a corpus without collisions is
+    signed exactly as before and every gloss of a corpus gets a sign of its own.
+
+    Example:
+        >>> vocabulary = sign_parameters_for(["WETTER", "REGEN", "MORGEN"])
+        >>> len(set(vocabulary.values()))
+        3
+    """
+    unique = sorted(set(glosses))
+    vocabulary = {g: BUILTIN_SIGNS[g] for g in unique if g in BUILTIN_SIGNS}
+    taken = set(vocabulary.values())
+    for gloss in unique:
+        if gloss in vocabulary:
+            continue
+        sign = next((candidate for attempt in range(_MAX_HASH_ATTEMPTS)
+                     if (candidate := hashed_sign_parameters(gloss, attempt)) not in taken), None)
+        if sign is None:
+            sign = next((candidate for candidate in _all_signs() if candidate not in taken), None)
+        if sign is None:
+            raise SignInputError(
+                f"{len(unique)} glosses but only {len(taken)} distinct signs exist (handshapes x locations x "
+                "movements x second hand x face cue); sign fewer glosses"
+            )
+        vocabulary[gloss] = sign
+        taken.add(sign)
+    return {g: vocabulary[g] for g in glosses}
+
+
+def _all_signs():
+    """Every possible sign, in a fixed order."""
+    for right in HANDSHAPES:
+        for location in LOCATIONS:
+            for movement in MOVEMENTS:
+                for left in (None, *HANDSHAPES):
+                    for face in (None, *FACE_CUES):
+                        yield SignParameters(right, location, movement, left_handshape=left, face=face)
+
+
+def hashed_sign_collisions(pairs: Sequence[tuple[Sequence[str] | str, str]]) -> dict:
+    """What signing `pairs` with the plain hash assignment (one `hashed_sign_parameters` draw per gloss, built-in
+    signs where defined) would have merged — the collisions `sign_parameters_for` removes.
+
+    Returns a dict: `gloss_pairs` (pairs of glosses signed identically), `glosses` (glosses sharing their sign with
+    another), `colliding` (the groups), `clips` (pairs holding at least one such gloss) and `merged_sequences`
+    (distinct gloss sequences whose videos' sign sequences coincide with another distinct sequence's).
+    """
+    items = [(g.split() if isinstance(g, str) else list(g), t) for g, t in pairs]
+    used = sorted({g for glosses, _ in items for g in glosses})
+    plain = {g: BUILTIN_SIGNS.get(g) or hashed_sign_parameters(g) for g in used}
+    groups: dict[SignParameters, list[str]] = {}
+    for gloss, sign in plain.items():
+        groups.setdefault(sign, []).append(gloss)
+    colliding = [names for names in groups.values() if len(names) > 1]
+    ambiguous = {g for names in colliding for g in names}
+    sequences = {tuple(glosses) for glosses, _ in items}
+    by_signs: dict[tuple, int] = {}
+    for sequence in sequences:
+        key = tuple(plain[g] for g in sequence)
+        by_signs[key] = by_signs.get(key, 0) + 1
+    return {
+        "glosses_total": len(used),
+        "gloss_pairs": sum(len(n) * (len(n) - 1) // 2 for n in colliding),
+        "glosses": len(ambiguous),
+        "colliding": sorted(sorted(n) for n in colliding),
+        "clips": sum(1 for glosses, _ in items if ambiguous.intersection(glosses)),
+        "clips_total": len(items),
+        "merged_sequences": sum(n for n in by_signs.values() if n > 1),
+    }

@@ -148,14 +148,17 @@ def stable_hash(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 
-def hashed_sign_parameters(gloss: str) -> SignParameters:
+def hashed_sign_parameters(gloss: str, attempt: int = 0) -> SignParameters:
     """Sign parameters derived from the gloss string alone: the same gloss is always signed the same way.
+
+    `attempt` > 0 draws another, equally deterministic sign for the gloss; `sign_parameters_for` uses it to give a
+    gloss whose first draw is already taken by another gloss of the corpus a distinct sign.
 
     Example:
         >>> hashed_sign_parameters("WETTER") == hashed_sign_parameters("WETTER")
         True
     """
-    h = stable_hash("sign:" + gloss)
+    h = stable_hash("sign:" + gloss if attempt == 0 else f"sign:{gloss}#{attempt}")
     two_handed = h[0] % 5 < 2  # 40 % two-handed
     face_index = h[5] % (2 * len(FACE_CUE_NAMES) + 2)  # ~40 % carry a face cue
     return SignParameters(

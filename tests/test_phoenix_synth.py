@@ -1,0 +1,306 @@
+"""PHOENIX-synth: distinct signs for every gloss, the corpus builder on real annotations, and the benchmark's variants
+end to end on a tiny budget."""
+
+import hashlib
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from sign_translation.data.synthetic import hashed_sign_collisions, sign_parameters_for
+from sign_translation.data.synthetic_grammar import BUILTIN_SIGNS
+from sign_translation.data.synthetic_render import hashed_sign_parameters
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _colliding_glosses() -> tuple[str, str]:
+    """Two made-up glosses whose plain hashed signs coincide (found by search: ~1 in 18,144 pairs collides)."""
+    seen = {}
+    for i in range(100_000):
+        gloss = f"G{i}"
+        sign = hashed_sign_parameters(gloss)
+        if sign in seen:
+            return seen[sign], gloss
+        seen[sign] = gloss
+    raise AssertionError("no collision among 100,000 glosses")
+
+
+def test_distinct_signs_resolve_hash_collisions():
+    first, second = _colliding_glosses()
+    assert hashed_sign_parameters(first) == hashed_sign_parameters(second)
+    glosses = [second, first, "WETTER", "REGEN"]
+    vocabulary = sign_parameters_for(glosses)
+    assert list(vocabulary) == glosses
+    assert len(set(vocabulary.values())) == len(glosses)
+    # the sorted-first gloss keeps its sign, the other draws again; glosses without a collision are unchanged
+    keeps, redraws = sorted([first, second])
+    assert vocabulary[keeps] == hashed_sign_parameters(keeps)
+    assert vocabulary[redraws] == hashed_sign_parameters(redraws, 1) != hashed_sign_parameters(redraws)
+    assert vocabulary["WETTER"] == hashed_sign_parameters("WETTER")
+    report = hashed_sign_collisions([([first, "REGEN"], "a"), ([second, "REGEN"], "b"), (["WETTER"], "c")])
+    assert report["gloss_pairs"] == 1 and report["glosses"] == 2
+    assert report["clips"] == 2 and report["merged_sequences"] == 2
+
+
+def test_distinct_signs_keep_builtin_signs():
+    builtin = next(iter(BUILTIN_SIGNS))
+    vocabulary = sign_parameters_for([builtin, "MORGEN"])
+    assert vocabulary[builtin] == BUILTIN_SIGNS[builtin]
+    assert vocabulary["MORGEN"] != BUILTIN_SIGNS[builtin]
+
+
+def test_pairs_without_glosses_are_refused_unless_allowed(tmp_path):
+    from sign_translation.data import load_sign_dataset
+    from sign_translation.data.synthetic import write_synthetic_corpus
+    from sign_translation.processing.errors import SignInputError
+
+    pairs = {"train": [("REGEN NORD", "regen im norden")], "dev": [("", "sonst regnet es")], "test": []}
+    with pytest.raises(SignInputError, match="gloss sequence is empty"):
+        write_synthetic_corpus(tmp_path / "refused", pairs=pairs, num_train=None, num_dev=None, num_test=None)
+    summary = write_synthetic_corpus(tmp_path / "kept", pairs=pairs, num_train=None, num_dev=None, num_test=None,
+                                     image_size=32, allow_empty_glosses=True)
+    assert summary.counts == {"train": 1, "dev": 1, "test": 0}
+    dev = load_sign_dataset(tmp_path / "kept")["dev"][0]
+    assert dev["gloss"] == "" and dev["text"] == "sonst regnet es" and dev["sign_spans"] == []
+    assert dev["num_frames"] > 0  # the signer at rest
+
+
+@pytest.fixture(scope="module")
+def phoenix_labels(shared_data) -> Path:
+    path = shared_data / "annotations" / "phoenix14t"
+    if not (path / "labels.train").is_file():
+        pytest.skip(f"PHOENIX14T label files not available in {path}")
+    return path
+
+
+def test_real_phoenix14t_hash_collisions_are_removed(phoenix_labels):
+    from sign_translation.data.phoenix_synth import phoenix14t_pairs
+
+    pairs = phoenix14t_pairs(phoenix_labels)
+    assert {s: len(p) for s, p in pairs.items()} == {"train": 7096, "dev": 519, "test": 642}
+    everything = [(p["gloss"], p["text"]) for items in pairs.values() for p in items]
+    report = hashed_sign_collisions(everything)
+    assert report["gloss_pairs"] > 0  # the plain assignment does collide at this size
+    glosses = sorted({g for gloss, _ in everything for g in gloss.split()})
+    assert len(glosses) == report["glosses_total"]
+    assert len(set(sign_parameters_for(glosses).values())) == len(glosses)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_phoenix_synth_builder_on_20_pairs(phoenix_labels, tmp_path):
+    from sign_translation.data import load_sign_dataset
+    from sign_translation.data.phoenix_synth import phoenix14t_pairs, write_phoenix_synth
+
+    counts = {"train": 14, "dev": 3, "test": 3}
+    out = tmp_path / "phoenix_synth"
+    summary = write_phoenix_synth(out, phoenix_labels, num_train=14, num_dev=3, num_test=3)
+    assert summary.counts == counts and summary.rendered == 20 and summary.reused == 0
+
+    # splits kept: each split holds the first pairs of the same PHOENIX14T split, in order
+    pairs = phoenix14t_pairs(phoenix_labels)
+    dataset = load_sign_dataset(out)
+    for split, n in counts.items():
+        assert dataset[split]["text"] == [p["text"] for p in pairs[split][:n]]
+        assert dataset[split]["gloss"] == [" ".join(p["gloss"].split()) for p in pairs[split][:n]]
+
+    # every gloss of the corpus has a sign of its own
+    corpus = json.loads((out / "corpus.json").read_text())
+    signs = [json.dumps(s, sort_keys=True) for s in corpus["vocabulary"].values()]
+    used = {g for split in dataset.values() for row in split["gloss"] for g in row.split()}
+    assert set(corpus["vocabulary"]) == used and len(set(signs)) == len(signs)
+    assert corpus["settings"]["image_size"] == 32 and corpus["settings"]["frames_per_sign"] == 6
+
+    # resumable: a second call renders nothing; a lost clip is rendered again, identically
+    clip = out / "train" / "train-00003.mp4"
+    before = _digest(clip)
+    again = write_phoenix_synth(out, phoenix_labels, num_train=14, num_dev=3, num_test=3)
+    assert again.rendered == 0 and again.reused == 20
+    clip.unlink()
+    (out / "train" / ".train-00005.tmp999.mp4").write_bytes(b"interrupted")  # a half-written clip
+    resumed = write_phoenix_synth(out, phoenix_labels, num_train=14, num_dev=3, num_test=3)
+    assert resumed.rendered == 1 and resumed.reused == 19
+    assert _digest(clip) == before
+    assert not list((out / "train").glob(".*tmp*"))
+
+
+def test_synth_cli_phoenix14t(phoenix_labels, tmp_path, capsys):
+    from sign_translation.cli import main
+
+    out = tmp_path / "cli_corpus"
+    assert main(["synth", str(out), "--phoenix14t", str(phoenix_labels), "--num-train", "2", "--num-dev", "1",
+                 "--num-test", "1", "--image-size", "16"]) == 0
+    printed = capsys.readouterr().out
+    assert "train 2, dev 1, test 1" in printed and "glosses distinct" in printed
+    assert json.loads((out / "corpus.json").read_text())["settings"]["image_size"] == 16
+
+
+# --------------------------------------------------------------------------------------------- the benchmark
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("phoenix_synth_bench", REPO / "benchmarks" / "phoenix_synth.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tiny_stage1_recipe(tmp_path: Path) -> Path:
+    recipe = json.loads((REPO / "train_scripts/recipes/phoenix_synth_fla_stage1.json").read_text())
+    recipe["train_tokenizer_vocab_size"] = 80
+    overrides = recipe["config_overrides"]
+    overrides["vision_config"].update(hidden_sizes=[8, 8, 16], embedding_size=8)
+    overrides["translator_config"].update(d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+                                          decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32)
+    overrides.update(temporal_hidden_size=16, vl_adapter_hidden_size=16)
+    recipe.update(per_device_train_batch_size=4, per_device_eval_batch_size=8, warmup_steps=0,
+                  dataloader_num_workers=0, logging_steps=2)
+    path = tmp_path / "tiny_stage1.json"
+    path.write_text(json.dumps(recipe))
+    return path
+
+
+@pytest.mark.slow
+def test_benchmark_most_frequent_and_stage1(bench, tiny_corpus, tmp_path):
+    results = tmp_path / "results.json"
+    common = ["--corpus", str(tiny_corpus), "--workdir", str(tmp_path / "runs"), "--results", str(results)]
+    a = bench.main(["--variant", "a", *common])
+    from sign_translation.data import load_sign_dataset
+
+    train_texts = load_sign_dataset(tiny_corpus)["train"]["text"]
+    assert a["settings"]["sentence"] in train_texts and a["variant"] == "most_frequent"
+    assert 0 <= a["test"]["bleu4"] <= 100 and a["test"]["signature"].startswith("nrefs:1")
+
+    c = bench.main(["--variant", "c", *common, "--recipe", str(_tiny_stage1_recipe(tmp_path)),
+                    "--max-steps", "4", "--eval-steps", "2", "--tag", "tiny"])
+    assert [p["step"] for p in c["curve"]] == [2, 4]
+    assert all(p["train_seconds"] > 0 for p in c["curve"])
+    assert c["curve"][0]["train_seconds"] <= c["curve"][1]["train_seconds"] <= c["train_seconds"]
+    assert c["steps"] == 4 and 0 < c["parameters"]["trainable"] <= c["parameters"]["total"]
+    assert set(c["test"]) >= {"bleu1", "bleu2", "bleu3", "bleu4", "rouge_l", "signature"}
+    assert c["dev_bleu4"] in [p["dev_bleu4"] for p in c["curve"]]  # the tested checkpoint is the best on dev
+
+    records = json.loads(results.read_text())
+    assert [r["variant"] for r in records] == ["most_frequent", "fla_stage1"]
+    assert results.with_suffix(".png").stat().st_size > 0
+    table = bench.format_table(records)
+    assert "most frequent train sentence" in table and "FLa-LLM stage 1" in table
+
+    # resuming a finished run trains no further and reproduces the result
+    again = bench.main(["--variant", "c", *common, "--recipe", str(_tiny_stage1_recipe(tmp_path)),
+                        "--max-steps", "4", "--eval-steps", "2", "--tag", "tiny"])
+    assert again["test"]["bleu4"] == c["test"]["bleu4"] and again["curve"] == c["curve"]
+
+    # a run stopped after its step-2 checkpoint continues from there to the same weights and the same curve
+    from safetensors.torch import load_file
+
+    model_dir = Path(c["run_dir"])
+    finished = load_file(model_dir / "checkpoint-4" / "model.safetensors")
+    shutil.rmtree(model_dir / "checkpoint-4")
+    (model_dir / "results.json").unlink()
+    resumed = bench.main(["--variant", "c", *common, "--recipe", str(_tiny_stage1_recipe(tmp_path)),
+                          "--max-steps", "4", "--eval-steps", "2", "--tag", "tiny"])
+    again_weights = load_file(model_dir / "checkpoint-4" / "model.safetensors")
+    assert finished.keys() == again_weights.keys()
+    assert all(torch.equal(finished[k], again_weights[k]) for k in finished)
+    assert [p["step"] for p in resumed["curve"]] == [2, 4]
+    assert [p["dev_bleu4"] for p in resumed["curve"]] == [p["dev_bleu4"] for p in c["curve"]]
+    assert resumed["test"] == c["test"]
+
+
+@pytest.fixture(scope="module")
+def tiny_llm(tiny_corpus, tmp_path_factory) -> Path:
+    """A tiny random Gemma-3 causal LM with an offline-learnt Unigram tokenizer, saved as a plain folder (what
+    `--llm` takes)."""
+    from transformers import AutoModelForCausalLM, Gemma3TextConfig
+
+    from sign_translation.data import load_sign_dataset
+    from sign_translation.tokenization import train_mbart_tokenizer
+
+    folder = tmp_path_factory.mktemp("tiny_llm")
+    data = load_sign_dataset(tiny_corpus)["train"]
+    tokenizer = train_mbart_tokenizer(list(data["text"]) + list(data["gloss"]), vocab_size=150)
+    tokenizer.save_pretrained(folder)
+    config = Gemma3TextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=2, num_key_value_heads=1, head_dim=16, sliding_window=16,
+                              max_position_embeddings=256, pad_token_id=tokenizer.pad_token_id,
+                              bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.slow
+def test_benchmark_llm_variants_on_a_tiny_llm(bench, tiny_corpus, tiny_llm, tmp_path):
+    results = tmp_path / "results.json"
+    common = ["--corpus", str(tiny_corpus), "--workdir", str(tmp_path / "runs"), "--results", str(results),
+              "--llm", str(tiny_llm), "--max-steps", "2", "--eval-steps", "2", "--max-eval-samples", "3"]
+    c = bench.main(["--variant", "c", *common, "--recipe", str(_tiny_stage1_recipe(tmp_path))])
+    stage1 = Path(c["run_dir"])
+    from sign_translation.processing import SignTranslationProcessor
+
+    tokenizer = SignTranslationProcessor.from_pretrained(stage1).tokenizer
+    assert len(tokenizer) < 150  # the LLM's tokenizer, trimmed to the training sentences
+    d = bench.main(["--variant", "d", *common])
+    e = bench.main(["--variant", "e", *common])
+    b = bench.main(["--variant", "b", *common])
+    for record in (d, e, b):
+        assert record["llm"] == str(tiny_llm)
+        assert [p["step"] for p in record["curve"]] == [2]
+        assert set(record["test"]) >= {"bleu4", "rouge_l", "signature"}
+    assert d["settings"]["llm_name_or_path"] == str(tiny_llm) and "llm_config" in e["settings"]
+    assert e["settings"]["llm_learning_rate"] == 5e-4 and d["settings"]["llm_learning_rate"] == 5e-5
+    # stage 2 trains the adapter and the LLM, not the frozen visual encoder
+    assert d["parameters"]["trainable"] < d["parameters"]["total"]
+    assert [r["variant"] for r in json.loads(results.read_text())] == [
+        "fla_stage1", "fla_stage2", "fla_stage2_random", "text_llm"]
+
+
+def test_benchmark_refuses_llm_variants_without_llm(bench, tiny_corpus, tmp_path):
+    with pytest.raises(SystemExit, match="needs --llm"):
+        bench.main(["--variant", "d", "--corpus", str(tiny_corpus), "--results", str(tmp_path / "r.json")])
+
+
+@pytest.mark.slow
+def test_benchmark_mmslt_variants_with_and_without_mapper(bench, tiny_corpus, tmp_path):
+    from sign_translation.data import load_sign_dataset
+    from sign_translation.tokenization import build_offline_text_encoder
+
+    corpus = load_sign_dataset(tiny_corpus)
+    texts = sorted({d for split in corpus.values() for row in split["descriptions"] for d in row})
+    encoder = build_offline_text_encoder(texts, str(tmp_path / "encoder"), hidden_size=16, num_layers=1)
+    tiny = {"vision_config": {"model_type": "resnet", "depths": [1, 1], "hidden_sizes": [8, 16],
+                              "layer_type": "basic", "embedding_size": 8},
+            "text_config": {"model_type": "mbart", "d_model": 32, "encoder_layers": 1, "decoder_layers": 1,
+                            "encoder_attention_heads": 4, "decoder_attention_heads": 4, "encoder_ffn_dim": 64,
+                            "decoder_ffn_dim": 64, "max_position_embeddings": 256},  # MMSLT generates up to 150
+            "description_mapper_hidden_size": 16, "temporal_hidden_size": 16, "mlp_hidden_size": 16,
+            "temporal_kernel_size": 3, "lora_r": 4, "lora_alpha": 8}
+    small = {"per_device_train_batch_size": 4, "per_device_eval_batch_size": 6, "warmup_steps": 0,
+             "dataloader_num_workers": 0, "logging_steps": 1}
+    recipes = REPO / "train_scripts" / "recipes"
+    pretrain = {**json.loads((recipes / "phoenix_synth_mmslt_pretrain.json").read_text()), **small,
+                "train_tokenizer_vocab_size": 120, "config_overrides": tiny}
+    translate = {**json.loads((recipes / "phoenix_synth_mmslt_translate.json").read_text()), **small,
+                 "generation_num_beams": 1}
+    (tmp_path / "pre.json").write_text(json.dumps(pretrain))
+    (tmp_path / "tr.json").write_text(json.dumps(translate))
+    results = tmp_path / "results.json"
+    common = ["--corpus", str(tiny_corpus), "--workdir", str(tmp_path / "runs"), "--results", str(results),
+              "--description-encoder", encoder, "--recipe", str(tmp_path / "pre.json"), str(tmp_path / "tr.json"),
+              "--max-steps", "2", "--eval-steps", "2"]
+    f = bench.main(["--variant", "f", *common])
+    g = bench.main(["--variant", "g", *common])
+    assert f["settings"]["pretrain"]["config_overrides"]["use_description_mapper"] is True
+    assert g["settings"]["pretrain"]["config_overrides"]["use_description_mapper"] is False
+    for record in (f, g):
+        assert [p["step"] for p in record["curve"]] == [2]
+        assert {"bleu4", "rouge_l", "signature"} <= set(record["test"])
+        assert 0 <= record["retrieval_after_pretraining"]["video_to_text_r1"] <= 100
+    assert [r["variant"] for r in json.loads(results.read_text())] == ["mmslt", "mmslt_no_mapper"]
