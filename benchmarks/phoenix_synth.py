@@ -28,7 +28,7 @@ Variants (the settings live in train_scripts/recipes/phoenix_synth_*.json):
   f mmslt              MMSLT with description embeddings (`--description-encoder`) and the description mapper
   g mmslt_no_mapper    the same MMSLT without the mapper
 
-`--llm PATH` is a plain transformers folder of a causal LM and its tokenizer. Stage 2 needs a stage-1 checkpoint
+`--llm PATH` is a causal LM with its tokenizer: a transformers folder, a GGUF file or an offline model name such as `gemma-3-270m`. Stage 2 needs a stage-1 checkpoint
 trained with that LLM's tokenizer (FLa-LLM: Light-T uses the stage-2 LLM's tokenizer, trimmed to the training text),
 so run `--variant c --llm PATH` first; d and e find it by the LLM folder's name (or pass `--stage1 DIR`).
 """
@@ -589,7 +589,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="checkpoints (resumable)")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="the JSON the records are appended to")
     parser.add_argument("--curves-png", type=Path, default=None, help="default: next to --results, .png")
-    parser.add_argument("--llm", type=Path, default=None, help="a transformers folder of a causal LM + tokenizer")
+    parser.add_argument("--llm", type=Path, default=None, help="a causal LM + tokenizer: a transformers folder, a GGUF "
+                        "file or an offline model name (gemma-3-270m, see `sign-translation models list`)")
     parser.add_argument("--stage1", type=Path, default=None, help="d/e: the stage-1 checkpoint (default: c's run)")
     parser.add_argument("--description-encoder", type=Path, default=None, help="f/g: a sentence encoder folder")
     parser.add_argument("--seed", type=int, default=0)
@@ -602,6 +603,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not (args.variant or args.table or args.curves):
         parser.error("give --variant NAME, --table or --curves")
+    if args.llm is not None:  # an offline model name (gemma-3-270m) or a GGUF file: its converted plain folder
+        from sign_translation.modeling.pretrained_sources import resolve_pretrained
+
+        args.llm = Path(resolve_pretrained(str(args.llm)))
     return args
 
 
