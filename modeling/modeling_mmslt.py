@@ -32,6 +32,7 @@ from transformers import AutoModelForSeq2SeqLM, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
+from .checkpoint_loading import StrictLoadingMixin
 from .configuration_mmslt import MMSLTConfig
 from .llm_bridge import VisualPrefixLMMixin, inject_lora, lora_disabled
 from .visual_encoder import FrameBackbone, MLPAdapter, TemporalConv, init_sign_modules
@@ -53,7 +54,7 @@ class MMSLTPretrainingOutput(ModelOutput):
     text_embeds: torch.Tensor | None = None
 
 
-class MMSLTPreTrainedModel(PreTrainedModel):
+class MMSLTPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
     config_class = MMSLTConfig
     config: MMSLTConfig
     base_model_prefix = "mmslt"

@@ -66,19 +66,69 @@ class FrameBackbone(nn.Module):
     def __init__(self, vision_config):
         super().__init__()
         self.model = AutoModel.from_config(vision_config)
+        # Set by `model.gradient_checkpointing_enable()` (transformers sets every module's `gradient_checkpointing`).
+        # ResNet has no checkpointing of its own, and its activations over all frames of a batch are most of a
+        # stage-1 step's memory, so the stages are checkpointed here.
+        self.gradient_checkpointing = False
 
     def forward(self, pixel_values_videos: torch.Tensor, video_mask: torch.Tensor) -> torch.Tensor:
         batch, frames = video_mask.shape
         mask = video_mask.bool()
         real = pixel_values_videos[mask]  # (N_real, C, H, W)
-        outputs = self.model(pixel_values=real)
-        pooled = getattr(outputs, "pooler_output", None)
-        if pooled is None:
-            pooled = outputs.last_hidden_state[:, 0]
+        if self.gradient_checkpointing and self.training and torch.is_grad_enabled() and _has_stages(self.model):
+            pooled = self._checkpointed_stages(real)
+        else:
+            outputs = self.model(pixel_values=real)
+            pooled = getattr(outputs, "pooler_output", None)
+            if pooled is None:
+                pooled = outputs.last_hidden_state[:, 0]
         pooled = pooled.flatten(1)  # (N_real, D)
         features = pooled.new_zeros(batch, frames, pooled.shape[-1])
         features[mask] = pooled
         return features  # (B, T, D), zeros at padding
+
+
+    def _checkpointed_stages(self, pixels: torch.Tensor) -> torch.Tensor:
+        """ResNet forward with each stage checkpointed (its activations recomputed in the backward pass)."""
+        from torch.utils.checkpoint import checkpoint
+
+        hidden = self.model.embedder(pixels)
+        for stage in self.model.encoder.stages:
+            hidden = checkpoint(_StatsOnce(stage), hidden, use_reentrant=False)
+        return self.model.pooler(hidden)
+
+
+def _has_stages(model: nn.Module) -> bool:
+    """A ResNet-like backbone: embedder → encoder.stages → pooler (transformers' ResNetModel and relatives)."""
+    encoder = getattr(model, "encoder", None)
+    return hasattr(model, "embedder") and hasattr(model, "pooler") and isinstance(
+        getattr(encoder, "stages", None), nn.ModuleList
+    )
+
+
+class _StatsOnce:
+    """Runs a module; on every call after the first (the recomputation of a checkpointed forward) it restores the
+    BatchNorm running statistics afterwards, so they are updated once per training step, as without
+    checkpointing. The recomputation itself normalises with the same batch statistics, so outputs are identical."""
+
+    def __init__(self, module: nn.Module):
+        self.module = module
+        self.calls = 0
+
+    def __call__(self, hidden: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.calls == 1:
+            return self.module(hidden)
+        norms = [m for m in self.module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        saved = [[b.clone() for b in (m.running_mean, m.running_var, m.num_batches_tracked) if b is not None]
+                 for m in norms]
+        output = self.module(hidden)
+        with torch.no_grad():
+            for m, buffers in zip(norms, saved):
+                live = [b for b in (m.running_mean, m.running_var, m.num_batches_tracked) if b is not None]
+                for target, value in zip(live, buffers):
+                    target.copy_(value)
+        return output
 
 
 class LocalTemporalModule(nn.Module):

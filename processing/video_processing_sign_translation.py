@@ -106,6 +106,60 @@ def sample_frame_indices(
     return indices.astype(np.int64)
 
 
+_POSITIVE_INT_OPTIONS = ("frame_stride", "max_frames", "num_frames")
+_PROBABILITY_OPTIONS = ("augment_probability",)
+_NON_NEGATIVE_OPTIONS = ("augment_rotation", "augment_translate")
+
+
+def _size_pairs(value) -> list[tuple[str, object]]:
+    if isinstance(value, dict):
+        return list(value.items())
+    if isinstance(value, SizeDict):
+        return [(k, v) for k, v in vars(value).items() if v is not None]
+    if isinstance(value, (list, tuple)):
+        return [(str(i), v) for i, v in enumerate(value)]
+    return [("", value)]
+
+
+def validate_video_options(options: dict, where: str = "SignVideoProcessor") -> None:
+    """Refuse nonsensical video options with a message naming the option, the value and what is allowed.
+
+    `frame_stride=0` used to become 1 silently and a 0×0 resize failed deep inside torchvision.
+    """
+
+    def bad(name: str, value, allowed: str) -> SignInputError:
+        return SignInputError(f"{where}: {name}={value!r}; expected {allowed}")
+
+    for name in _POSITIVE_INT_OPTIONS:
+        value = options.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+            raise bad(name, value, "an integer ≥ 1" + (" or None" if name != "frame_stride" else ""))
+    for name in ("size", "crop_size"):
+        value = options.get(name)
+        if value is None:
+            continue
+        for key, number in _size_pairs(value):
+            if isinstance(number, bool) or not isinstance(number, (int, np.integer)) or number < 1:
+                label = f"{name}[{key!r}]" if key else name
+                raise bad(label, number, "a positive integer number of pixels")
+    for name in _PROBABILITY_OPTIONS:
+        value = options.get(name)
+        if value is not None and not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+            raise bad(name, value, "a probability between 0 and 1")
+    for name in _NON_NEGATIVE_OPTIONS:
+        value = options.get(name)
+        if value is not None and not (isinstance(value, (int, float)) and np.isfinite(value) and value >= 0):
+            raise bad(name, value, "a finite number ≥ 0")
+    scale = options.get("augment_scale")
+    if scale is not None:
+        if (not isinstance(scale, (list, tuple)) or len(scale) != 2
+                or not all(isinstance(v, (int, float)) and v > 0 for v in scale) or scale[0] > scale[1]):
+            raise bad("augment_scale", scale, "[min, max] with 0 < min ≤ max")
+    fps = options.get("fps")
+    if fps is not None and not (isinstance(fps, (int, float)) and np.isfinite(fps) and fps > 0):
+        raise bad("fps", fps, "a frame rate > 0 or None")
+
+
 class SignVideoProcessor(BaseVideoProcessor):
     r"""Turns sign videos into model inputs: `pixel_values_videos` (B, T, C, H, W) and `video_mask` (B, T).
 
@@ -155,6 +209,7 @@ class SignVideoProcessor(BaseVideoProcessor):
     return_frame_indices = False
 
     def __init__(self, **kwargs: Unpack[SignVideoProcessorKwargs]):
+        validate_video_options(kwargs, where="SignVideoProcessor")
         super().__init__(**kwargs)
 
     # ------------------------------------------------------------------ public API
@@ -165,6 +220,7 @@ class SignVideoProcessor(BaseVideoProcessor):
                 f"SignVideoProcessor got unknown argument(s) {sorted(unknown)}; valid ones are "
                 f"{sorted(self.valid_kwargs.__annotations__)}"
             )
+        validate_video_options(kwargs, where="SignVideoProcessor")
         for name in self.valid_kwargs.__annotations__:
             kwargs.setdefault(name, getattr(self, name, None))
         kwargs.setdefault("return_tensors", "pt")
@@ -195,6 +251,8 @@ class SignVideoProcessor(BaseVideoProcessor):
                 "or a crop so that all frames share one size"
             )
         lengths = [v.shape[0] for v in videos]
+        if len(videos) == 1:  # nothing to pad: a view, not a copy
+            return {"pixel_values_videos": videos[0][None], "video_mask": torch.ones(1, lengths[0], dtype=torch.long)}
         batch = videos[0].new_zeros((len(videos), max(lengths), *videos[0].shape[1:]))
         mask = torch.zeros(len(videos), max(lengths), dtype=torch.long)
         for i, video in enumerate(videos):
@@ -316,4 +374,4 @@ class SignVideoProcessor(BaseVideoProcessor):
         return output
 
 
-__all__ = ["SignVideoProcessor", "SignVideoProcessorKwargs", "sample_frame_indices"]
+__all__ = ["SignVideoProcessor", "SignVideoProcessorKwargs", "sample_frame_indices", "validate_video_options"]
