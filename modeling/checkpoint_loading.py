@@ -40,10 +40,12 @@ DTYPE_BYTES = {
 }  # fmt: skip
 
 
-class CheckpointError(ValueError):
+class CheckpointError(Exception):
     """A checkpoint folder cannot be loaded as asked: the message names the folder, the file and the problem.
 
-    Subclasses `ValueError` (like the package's `SignInputError`) so the CLI reports it as a user error.
+    Deliberately not a `ValueError`/`OSError`: `pipeline(...)` catches those while it tries model classes and
+    re-raises them buried in one traceback per class; this error reaches the user as it is. The CLI reports it
+    as a user error (one line, exit status 2).
     """
 
 

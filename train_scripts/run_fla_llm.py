@@ -32,9 +32,11 @@ from sign_translation.training import (
     card_kwargs_from,
     load_dataset_from_args,
     parse_arguments,
+    parse_config_overrides,
     require_splits,
     train_and_evaluate,
 )
+from sign_translation.validation import run_script
 
 logger = logging.getLogger("run_fla_llm")
 
@@ -83,7 +85,7 @@ def build_stage1(args: FlaLlmArguments, data: DataArguments, train_texts: list[s
         from sign_translation.modeling.vocabulary_trimming import trim_tokenizer
 
         tokenizer = trim_tokenizer(tokenizer, train_texts)
-    overrides = json.loads(args.config_overrides or "{}")
+    overrides = parse_config_overrides(args.config_overrides, FlaLlmConfig)
     ids = generation_token_ids(tokenizer, is_encoder_decoder=True)
     text_config = {**overrides.pop("text_config", {}), "vocab_size": len(tokenizer)}
     text_config.update({k: ids[k] for k in ("pad_token_id", "eos_token_id", "bos_token_id") if ids[k] is not None})
@@ -109,7 +111,7 @@ def build_stage2(args: FlaLlmArguments, data: DataArguments):
     stage1 = FlaLlmForVisualInitialization.from_pretrained(args.stage1_model_name_or_path)
     processor = SignTranslationProcessor.from_pretrained(args.stage1_model_name_or_path)
     tokenizer = processor.tokenizer
-    overrides = json.loads(args.config_overrides or "{}")
+    overrides = parse_config_overrides(args.config_overrides, FlaLlmConfig)
     if args.llm_name_or_path:
         llm_tokenizer = AutoTokenizer.from_pretrained(args.llm_name_or_path)
         same = llm_tokenizer.get_vocab() == tokenizer.get_vocab()
@@ -188,4 +190,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

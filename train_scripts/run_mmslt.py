@@ -20,7 +20,6 @@ output_dir resumes.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 
@@ -45,11 +44,13 @@ from sign_translation.training import (
     card_kwargs_from,
     load_dataset_from_args,
     parse_arguments,
+    parse_config_overrides,
     require_splits,
     retrieval_metrics,
     train_and_evaluate,
     write_json,
 )
+from sign_translation.validation import run_script
 
 logger = logging.getLogger("run_mmslt")
 
@@ -87,7 +88,7 @@ def build_pretraining(args: MMSLTArguments, data: DataArguments, train_texts: li
         raise ValueError("--stage pretrain needs --tokenizer_name_or_path or --train_tokenizer_vocab_size")
     if args.language_code:
         tokenizer.src_lang = tokenizer.tgt_lang = args.language_code
-    overrides = json.loads(args.config_overrides or "{}")
+    overrides = parse_config_overrides(args.config_overrides, MMSLTConfig)
     ids = generation_token_ids(tokenizer)
     llm = AutoModelForSeq2SeqLM.from_pretrained(args.llm_name_or_path) if args.llm_name_or_path else None
     if llm is not None:
@@ -113,7 +114,7 @@ def build_translation(args: MMSLTArguments):
     if not args.pretrained_model_name_or_path:
         raise ValueError("--stage translate needs --pretrained_model_name_or_path (the MMLP checkpoint)")
     processor = SignTranslationProcessor.from_pretrained(args.pretrained_model_name_or_path)
-    overrides = json.loads(args.config_overrides or "{}")
+    overrides = parse_config_overrides(args.config_overrides, MMSLTConfig)
     model = MMSLTForConditionalGeneration.from_pretraining(
         args.pretrained_model_name_or_path, llm=args.llm_name_or_path, **overrides
     )
@@ -176,4 +177,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

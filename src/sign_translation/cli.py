@@ -44,9 +44,9 @@ def _is_network_error(err: BaseException) -> bool:
     """An error of reaching the Hub: connection/timeouts (httpx), HTTP errors and offline mode (huggingface_hub)."""
     names = {cls.__name__ for cls in type(err).__mro__}
     modules = {cls.__module__.split(".")[0] for cls in type(err).__mro__}
-    return bool(names & {"HfHubHTTPError", "OfflineModeIsEnabled", "ConnectionError", "TimeoutError"}) or bool(
-        modules & {"httpx", "httpcore"}
-    )
+    network_names = {"HfHubHTTPError", "OfflineModeIsEnabled", "ConnectionError", "TimeoutError", "ConnectError",
+                     "TransportError", "NetworkError"}
+    return bool(names & network_names) or any(m.startswith(("httpx", "httpcore", "requests", "urllib3")) for m in modules)
 
 
 # --- synth ----------------------------------------------------------------------------------------------------------

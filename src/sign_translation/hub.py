@@ -805,6 +805,9 @@ def check_checkpoint(checkpoint_dir: str | os.PathLike) -> None:
         pending.extend(sorted(set(imports) - seen))
     if problems:
         raise SignInputError(f"{folder} is not a complete checkpoint; missing:\n  - " + "\n  - ".join(problems))
+    from .modeling.checkpoint_loading import verify_checkpoint_files
+
+    verify_checkpoint_files(folder)  # weights present are also complete: headers valid, sizes match
 
 
 def push_checkpoint_to_hub(

@@ -115,8 +115,9 @@ def parse_arguments(dataclass_types, argv: list[str] | None = None):
     return parser.parse_args_into_dataclasses(args=recipe_args + argv, look_for_args_file=False)
 
 
-def parse_config_overrides(text: str | None, option: str = "--config_overrides") -> dict:
-    """`--config_overrides` as a dict, or a `SignInputError` saying why not."""
+def parse_config_overrides(text: str | None, config_class=None, option: str = "--config_overrides") -> dict:
+    """`--config_overrides` as a dict, or a `SignInputError` saying why not (not JSON, not an object, or a field
+    `config_class` does not have — which a config would otherwise store silently and never use)."""
     if not text:
         return {}
     try:
@@ -128,6 +129,14 @@ def parse_config_overrides(text: str | None, option: str = "--config_overrides")
         ) from err
     if not isinstance(value, dict):
         raise SignInputError(f"{option} {text!r}: expected a JSON object of config fields, got {type(value).__name__}")
+    if config_class is not None and dataclasses.is_dataclass(config_class):
+        known = {f.name for f in dataclasses.fields(config_class)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise SignInputError(
+                f"{option}: {config_class.__name__} has no field(s) {unknown}; its fields are "
+                f"{sorted(k for k in known if not k.startswith('_'))[:40]}"
+            )
     return value
 
 
