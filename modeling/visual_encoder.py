@@ -122,13 +122,14 @@ class _StatsOnce:
         norms = [m for m in self.module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         saved = [[b.clone() for b in (m.running_mean, m.running_var, m.num_batches_tracked) if b is not None]
                  for m in norms]
-        output = self.module(hidden)
-        with torch.no_grad():
-            for m, buffers in zip(norms, saved):
-                live = [b for b in (m.running_mean, m.running_var, m.num_batches_tracked) if b is not None]
-                for target, value in zip(live, buffers):
-                    target.copy_(value)
-        return output
+        try:
+            return self.module(hidden)
+        finally:  # also when torch stops the recomputation early (it raises out of the forward once it has enough)
+            with torch.no_grad():
+                for m, buffers in zip(norms, saved):
+                    live = [b for b in (m.running_mean, m.running_var, m.num_batches_tracked) if b is not None]
+                    for target, value in zip(live, buffers):
+                        target.copy_(value)
 
 
 class LocalTemporalModule(nn.Module):

@@ -1,8 +1,8 @@
 """Kill -9 a real (tiny) training process at many moments — inside checkpoint saves included — re-run the same
 command, and check that it resumes and ends with exactly the weights of an uninterrupted run.
 
-Each case costs two fresh Python processes. `make test` runs the kill points marked `smoke` (one inside a save,
-one between saves); `make reliability` (called by CI) runs all of them.
+Each case costs two fresh Python processes (about a minute each on a busy 2-core machine), so these tests are
+marked `reliability`: `make reliability` (called by CI after `make test`) runs them; `-m smoke` picks two.
 """
 
 import json
@@ -15,6 +15,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 from test_training import TINY_STAGE1
+
+pytestmark = pytest.mark.reliability
 
 DRIVER = Path(__file__).resolve().parent / "kill_driver.py"
 # 6 steps, a checkpoint every 2, at most 2 kept (so rotation deletes checkpoint-2 when checkpoint-6 is saved).
