@@ -450,3 +450,29 @@ def test_plain_label_pickle_still_loads(tmp_path):
     path = tmp_path / "labels.dev"
     path.write_bytes(gzip.compress(pickle.dumps({"dev/a": {"text": "hallo" * 1000, "gloss": "A"}})))
     assert load_pickle(path)["dev/a"]["text"] == "hallo" * 1000
+
+
+def test_training_output_dir_is_checked_before_training(tiny_corpus, tmp_path):
+    from sign_translation.train_scripts import run_fla_llm
+
+    argv = ["--stage", "1", "--train_tokenizer_vocab_size", "120", "--data_dir", str(tiny_corpus),
+            "--output_dir", f"{UNWRITABLE}/run", "--do_train", "true", "--max_steps", "1", "--use_cpu", "true",
+            "--report_to", "none"]
+    with pytest.raises(SignInputError, match="--output_dir /proc/self/run: cannot create the folder"):
+        run_fla_llm.main(argv)
+
+
+@pytest.mark.slow
+def test_stage1_checkpoint_with_remote_code_and_no_package(stage1_checkpoint, real_videos, tmp_path):
+    import subprocess
+
+    from hub_server import last_json_line
+    from test_pipeline_cli import PIPELINE_CODE
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")}
+    videos = [str(real_videos["SOUP.mp4"]), str(real_videos["video.mp4"])]
+    result = subprocess.run([sys.executable, "-c", PIPELINE_CODE, str(stage1_checkpoint), "remote", *videos],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    payload = last_json_line(result.stdout)
+    assert "transformers_modules" in payload["model"] and len(payload["out"]) == 2

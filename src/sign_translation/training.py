@@ -323,6 +323,10 @@ def train_and_evaluate(trainer, processor, eval_sets: dict, record: dict, genera
     main_process = trainer.is_world_process_zero()
     is_peft = not hasattr(trainer.model, "save_pretrained") or type(trainer.model).__name__.startswith("Peft")
     results: dict = {}
+    if main_process:  # a read-only or mistyped output_dir fails now, not at the first checkpoint after an hour
+        from .validation import check_output_dir
+
+        check_output_dir(args.output_dir, "--output_dir")
     if args.do_train:
         if args.push_to_hub and main_process and not is_peft:
             # Trainer's intermediate pushes upload output_dir: put the code, processor and pipeline there first.
