@@ -10,7 +10,8 @@
 Adding a sub-command: write `_add_<name>_command(subparsers)` (its arguments, `set_defaults(func=...)`) and the
 `<name>_command(args) -> int` it calls, and list the former in `SUBCOMMANDS`. Bad input (`SignInputError`,
 `CheckpointError`) prints one line on stderr and exits with status 2; other failures print one line and exit 1;
-`--debug` shows the traceback instead. Batch commands translate every good video, report each bad one and exit 1.
+`--debug` shows the traceback instead. Batch commands translate every good video, report each bad one and exit 1
+(2 when every video was bad).
 """
 
 from __future__ import annotations
@@ -276,7 +277,7 @@ def _add_model_arguments(parser) -> None:
                         help="use the code shipped with the checkpoint (not needed with this package installed)")
     parser.add_argument("--fail-fast", action="store_true",
                         help="stop at the first video that cannot be read (default: translate the others, report "
-                             "every bad one, exit with status 1 at the end)")
+                             "every bad one, exit with status 1 at the end — 2 if all were bad)")
 
 
 def _load_pipeline(args):
@@ -371,6 +372,7 @@ def translate_videos(translator, videos: Sequence, batch_size: int, fail_fast: b
 
 
 def _report_failures(command: str, failures: list[tuple[str, str]], total: int, fail_fast: bool) -> int:
+    """Exit status of a batch command: 0 all done, 1 some videos failed, 2 every video failed (bad input only)."""
     if not failures:
         return 0
     stopped = " (stopped at the first one: --fail-fast)" if fail_fast else ""
@@ -378,7 +380,7 @@ def _report_failures(command: str, failures: list[tuple[str, str]], total: int, 
           file=sys.stderr)
     for name, reason in failures:
         print(f"  {name}: {reason}", file=sys.stderr)
-    return 1
+    return 2 if len(failures) == total else 1
 
 
 def translate_command(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
-from transformers import HfArgumentParser, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer
+from transformers import HfArgumentParser, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainingArguments
 
 from .processing import SignTranslationProcessor, SignVideoProcessor
 from .processing.errors import SignInputError
@@ -112,7 +112,13 @@ def parse_arguments(dataclass_types, argv: list[str] | None = None):
             else:
                 recipe_args.append(str(value))
     parser = HfArgumentParser(dataclass_types)
-    return parser.parse_args_into_dataclasses(args=recipe_args + argv, look_for_args_file=False)
+    parsed = parser.parse_args_into_dataclasses(args=recipe_args + argv, look_for_args_file=False)
+    from .validation import check_output_dir
+
+    for values in parsed:  # a read-only or mistyped output_dir fails now, not at the first checkpoint
+        if isinstance(values, TrainingArguments) and getattr(values, "output_dir", None):
+            check_output_dir(values.output_dir, "--output_dir", create=False)
+    return parsed
 
 
 def parse_config_overrides(text: str | None, config_class=None, option: str = "--config_overrides") -> dict:
@@ -323,10 +329,6 @@ def train_and_evaluate(trainer, processor, eval_sets: dict, record: dict, genera
     main_process = trainer.is_world_process_zero()
     is_peft = not hasattr(trainer.model, "save_pretrained") or type(trainer.model).__name__.startswith("Peft")
     results: dict = {}
-    if main_process:  # a read-only or mistyped output_dir fails now, not at the first checkpoint after an hour
-        from .validation import check_output_dir
-
-        check_output_dir(args.output_dir, "--output_dir")
     if args.do_train:
         if args.push_to_hub and main_process and not is_peft:
             # Trainer's intermediate pushes upload output_dir: put the code, processor and pipeline there first.

@@ -113,11 +113,28 @@ def check_output_file(path: str | os.PathLike, option: str) -> Path:
     return path
 
 
-def check_output_dir(path: str | os.PathLike, option: str) -> Path:
-    """Before any work: an output folder exists or can be created, and files can be written in it."""
+def check_output_dir(path: str | os.PathLike, option: str, create: bool = True) -> Path:
+    """Before any work: an output folder exists or can be created, and files can be written in it.
+
+    With `create=False` nothing is created: the folder, or its nearest existing ancestor, must accept a file.
+    """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise SignInputError(f"{option} {path}: exists and is not a folder")
+    if not create:
+        existing = path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise SignInputError(f"{option} {path}: cannot create the folder ({existing} is not a folder)")
+        try:
+            with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-probe-", delete=True):
+                pass
+        except OSError as err:
+            raise SignInputError(
+                f"{option} {path}: cannot create the folder (cannot write in {existing}: {err.strerror or err})"
+            ) from err
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
