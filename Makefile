@@ -9,7 +9,7 @@ STAMP := $(VENV)/.sign-translation-installed
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install ffmpeg test demo lint clean models
+.PHONY: install ffmpeg test reliability demo lint clean models
 
 install: ffmpeg $(STAMP)
 
@@ -28,7 +28,12 @@ $(STAMP): requirements.txt requirements-offline-models.txt setup.cfg pyproject.t
 	@touch $@
 
 test: install
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests -m "not reliability" $(PYTEST_ARGS)
+
+# kill -9 a real training run at many moments (inside checkpoint saves too) and check that re-running resumes to
+# the uninterrupted run's weights: two fresh processes per kill point, so it runs apart from `make test` (CI runs both).
+reliability: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests -m reliability $(PYTEST_ARGS)
 
 demo: install
 	HF_HUB_OFFLINE=1 $(BIN)/sign-translation demo --output-dir demo_output $(DEMO_ARGS)

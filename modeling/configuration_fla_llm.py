@@ -186,6 +186,7 @@ class FlaLlmConfig(PretrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
+        self._validate_fields()
         # Special token ids and vocabulary follow the LLM (its tokenizer is the one the processor uses); Light-T
         # shares that tokenizer (paper: "same tokenizer as the stage-2 LLM").
         text = self.text_config
@@ -200,6 +201,21 @@ class FlaLlmConfig(PretrainedConfig):
         if self.llm_adapter_hidden_size is None:
             self.llm_adapter_hidden_size = self.llm_hidden_size
         serve_pipeline_locally(self)
+
+    def _validate_fields(self) -> None:
+        """Nonsensical values fail here, naming the field, instead of deep inside a module constructor."""
+        for name in ("temporal_hidden_size", "vl_adapter_hidden_size", "frame_stride"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"FlaLlmConfig: {name}={value!r}; expected an integer ≥ 1")
+        k = self.temporal_kernel_size
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0:
+            raise ValueError(f"FlaLlmConfig: temporal_kernel_size={k!r}; expected an odd integer ≥ 1 (length preserving)")
+        h = self.llm_adapter_hidden_size
+        if h is not None and (isinstance(h, bool) or not isinstance(h, int) or h < 1):
+            raise ValueError(f"FlaLlmConfig: llm_adapter_hidden_size={h!r}; expected an integer ≥ 1 or None")
+        if not isinstance(self.label_smoothing, (int, float)) or not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"FlaLlmConfig: label_smoothing={self.label_smoothing!r}; expected a number in [0, 1)")
 
     def to_dict(self) -> dict:
         return with_shipped_pipelines(super().to_dict(), self)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, GenerationMixin, PreTrainedModel
 
+from .checkpoint_loading import StrictLoadingMixin
 from .configuration_fla_llm import FlaLlmConfig
 from .llm_bridge import VisualPrefixLMMixin
 from .pretrained_sources import load_llm
@@ -30,7 +31,7 @@ from .visual_encoder import MLPAdapter, SignVisualEncoder, init_sign_modules
 from .vocabulary_trimming import trim_vocabulary
 
 
-class FlaLlmPreTrainedModel(PreTrainedModel):
+class FlaLlmPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
     config_class = FlaLlmConfig
     config: FlaLlmConfig
     base_model_prefix = "fla_llm"
@@ -141,6 +142,12 @@ class FlaLlmForConditionalGeneration(VisualPrefixLMMixin, FlaLlmPreTrainedModel,
     """
 
     _visual_input_names = ("visual_features",)
+
+    @classmethod
+    def _sibling_classes(cls) -> dict[str, type]:
+        # A stage-1 checkpoint asked for as the translation model (AutoModelForSeq2SeqLM, pipeline) loads as stage
+        # 1, which translates on its own with Light-T, instead of a stage 2 around a randomly initialised LLM.
+        return {FlaLlmForVisualInitialization.__name__: FlaLlmForVisualInitialization}
 
     def __init__(self, config: FlaLlmConfig, llm: PreTrainedModel | None = None):
         super().__init__(config)

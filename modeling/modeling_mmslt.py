@@ -37,6 +37,7 @@ from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM,
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
+from .checkpoint_loading import StrictLoadingMixin
 from .configuration_mmslt import MMSLTConfig
 from .llm_bridge import VisualPrefixLMMixin, inject_lora, lora_disabled
 from .pretrained_sources import load_llm
@@ -59,7 +60,7 @@ class MMSLTPretrainingOutput(ModelOutput):
     text_embeds: torch.Tensor | None = None
 
 
-class MMSLTPreTrainedModel(PreTrainedModel):
+class MMSLTPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
     config_class = MMSLTConfig
     config: MMSLTConfig
     base_model_prefix = "mmslt"

@@ -66,19 +66,77 @@ class FrameBackbone(nn.Module):
     def __init__(self, vision_config):
         super().__init__()
         self.model = AutoModel.from_config(vision_config)
+        # Set by `model.gradient_checkpointing_enable()` (transformers sets every module's `gradient_checkpointing`).
+        # ResNet has no checkpointing of its own, and its activations over all frames of a batch are most of a
+        # stage-1 step's memory, so the stages are checkpointed here.
+        self.gradient_checkpointing = False
 
     def forward(self, pixel_values_videos: torch.Tensor, video_mask: torch.Tensor) -> torch.Tensor:
         batch, frames = video_mask.shape
         mask = video_mask.bool()
         real = pixel_values_videos[mask]  # (N_real, C, H, W)
-        outputs = self.model(pixel_values=real)
-        pooled = getattr(outputs, "pooler_output", None)
-        if pooled is None:
-            pooled = outputs.last_hidden_state[:, 0]
+        if self.gradient_checkpointing and self.training and torch.is_grad_enabled() and _has_stages(self.model):
+            pooled = self._checkpointed_stages(real)
+        else:
+            outputs = self.model(pixel_values=real)
+            pooled = getattr(outputs, "pooler_output", None)
+            if pooled is None:
+                pooled = outputs.last_hidden_state[:, 0]
         pooled = pooled.flatten(1)  # (N_real, D)
         features = pooled.new_zeros(batch, frames, pooled.shape[-1])
         features[mask] = pooled
         return features  # (B, T, D), zeros at padding
+
+
+    def _checkpointed_stages(self, pixels: torch.Tensor) -> torch.Tensor:
+        """ResNet forward checkpointed block by block: the stem (7×7 conv, BN, ReLU, max-pool) and every residual
+        layer of every stage is one segment, so only the segment boundaries are kept for backward and, during
+        backward, one segment's activations at a time. The stem and the first stage hold most of a ResNet's
+        activation memory (large feature maps): checkpointing whole stages only, or leaving the stem out, saved
+        little (measured: peak -11 % at 16 frames; benchmarks/memory_and_speed.py)."""
+        from torch.utils.checkpoint import checkpoint
+
+        segments = [self.model.embedder]
+        for stage in self.model.encoder.stages:
+            segments.extend(stage.layers if isinstance(getattr(stage, "layers", None), nn.Sequential) else [stage])
+        hidden = pixels
+        for segment in segments:
+            hidden = checkpoint(_StatsOnce(segment), hidden, use_reentrant=False)
+        return self.model.pooler(hidden)
+
+
+def _has_stages(model: nn.Module) -> bool:
+    """A ResNet-like backbone: embedder → encoder.stages → pooler (transformers' ResNetModel and relatives)."""
+    encoder = getattr(model, "encoder", None)
+    return hasattr(model, "embedder") and hasattr(model, "pooler") and isinstance(
+        getattr(encoder, "stages", None), nn.ModuleList
+    )
+
+
+class _StatsOnce:
+    """Runs a module; on every call after the first (the recomputation of a checkpointed forward) it restores the
+    BatchNorm running statistics afterwards, so they are updated once per training step, as without
+    checkpointing. The recomputation itself normalises with the same batch statistics, so outputs are identical."""
+
+    def __init__(self, module: nn.Module):
+        self.module = module
+        self.calls = 0
+
+    def __call__(self, hidden: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.calls == 1:
+            return self.module(hidden)
+        norms = [m for m in self.module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        saved = [[b.clone() for b in (m.running_mean, m.running_var, m.num_batches_tracked) if b is not None]
+                 for m in norms]
+        try:
+            return self.module(hidden)
+        finally:  # also when torch stops the recomputation early (it raises out of the forward once it has enough)
+            with torch.no_grad():
+                for m, buffers in zip(norms, saved):
+                    live = [b for b in (m.running_mean, m.running_var, m.num_batches_tracked) if b is not None]
+                    for target, value in zip(live, buffers):
+                        target.copy_(value)
 
 
 class LocalTemporalModule(nn.Module):

@@ -154,16 +154,27 @@ def to_rgb(frames: torch.Tensor) -> torch.Tensor:
     return frames
 
 
-def _read_image(path: Path) -> torch.Tensor:
+# PIL modes of 16- and 32-bit single-channel images (16-bit grayscale PNG opens as "I;16" or "I").
+_WIDE_GRAY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def _read_image(path: Path) -> np.ndarray:
+    """One frame image → uint8 RGB array (H, W, 3). 16-bit grayscale frames are scaled to 8 bits, not clipped
+    (PIL's convert("RGB") clips them: every value above 255 became white)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
-            image = image.convert("RGB")  # grayscale, palette and RGBA frames all become RGB
-            array = np.asarray(image, dtype=np.uint8)
+            if image.mode in _WIDE_GRAY_MODES:
+                wide = np.asarray(image)
+                peak = 65535 if image.mode.startswith("I;16") or wide.max(initial=0) > 255 else 255
+                gray = (wide.astype(np.float32) * (255.0 / peak)).round().clip(0, 255).astype(np.uint8)
+                return np.repeat(gray[..., None], 3, axis=2)
+            if image.mode != "RGB":
+                image = image.convert("RGB")  # grayscale, palette and RGBA frames all become RGB
+            return np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise SignInputError(f"{path}: unreadable image in frame folder {path.parent}: {_first_line(err)}") from err
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)
 
 
 def read_video(
@@ -194,10 +205,11 @@ def read_video(
             chunks = []
             for start in range(0, len(indices), chunk_size):
                 frames = [_read_image(files[i]) for i in indices[start : start + chunk_size]]
-                shapes = {tuple(f.shape) for f in frames}
+                shapes = {f.shape for f in frames}
                 if len(shapes) > 1:
                     raise SignInputError(f"{path}: frames of different sizes in one frame folder: {sorted(shapes)}")
-                chunks.append(transform(torch.stack(frames)))
+                # Stack HWC arrays, then ONE permute: stacking permuted (strided) tensors was most of the time.
+                chunks.append(transform(torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)))
             return _concat(chunks, path), indices, info
         if not os.path.exists(path):
             raise SignInputError(f"{path}: video file or frame folder not found")

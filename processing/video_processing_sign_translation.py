@@ -106,6 +106,60 @@ def sample_frame_indices(
     return indices.astype(np.int64)
 
 
+_POSITIVE_INT_OPTIONS = ("frame_stride", "max_frames", "num_frames")
+_PROBABILITY_OPTIONS = ("augment_probability",)
+_NON_NEGATIVE_OPTIONS = ("augment_rotation", "augment_translate")
+
+
+def _size_pairs(value) -> list[tuple[str, object]]:
+    if isinstance(value, dict):
+        return list(value.items())
+    if isinstance(value, SizeDict):
+        return [(k, v) for k, v in vars(value).items() if v is not None]
+    if isinstance(value, (list, tuple)):
+        return [(str(i), v) for i, v in enumerate(value)]
+    return [("", value)]
+
+
+def validate_video_options(options: dict, where: str = "SignVideoProcessor") -> None:
+    """Refuse nonsensical video options with a message naming the option, the value and what is allowed.
+
+    `frame_stride=0` used to become 1 silently and a 0×0 resize failed deep inside torchvision.
+    """
+
+    def bad(name: str, value, allowed: str) -> SignInputError:
+        return SignInputError(f"{where}: {name}={value!r}; expected {allowed}")
+
+    for name in _POSITIVE_INT_OPTIONS:
+        value = options.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+            raise bad(name, value, "an integer ≥ 1" + (" or None" if name != "frame_stride" else ""))
+    for name in ("size", "crop_size"):
+        value = options.get(name)
+        if value is None:
+            continue
+        for key, number in _size_pairs(value):
+            if isinstance(number, bool) or not isinstance(number, (int, np.integer)) or number < 1:
+                label = f"{name}[{key!r}]" if key else name
+                raise bad(label, number, "a positive integer number of pixels")
+    for name in _PROBABILITY_OPTIONS:
+        value = options.get(name)
+        if value is not None and not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+            raise bad(name, value, "a probability between 0 and 1")
+    for name in _NON_NEGATIVE_OPTIONS:
+        value = options.get(name)
+        if value is not None and not (isinstance(value, (int, float)) and np.isfinite(value) and value >= 0):
+            raise bad(name, value, "a finite number ≥ 0")
+    scale = options.get("augment_scale")
+    if scale is not None:
+        if (not isinstance(scale, (list, tuple)) or len(scale) != 2
+                or not all(isinstance(v, (int, float)) and v > 0 for v in scale) or scale[0] > scale[1]):
+            raise bad("augment_scale", scale, "[min, max] with 0 < min ≤ max")
+    fps = options.get("fps")
+    if fps is not None and not (isinstance(fps, (int, float)) and np.isfinite(fps) and fps > 0):
+        raise bad("fps", fps, "a frame rate > 0 or None")
+
+
 class SignVideoProcessor(BaseVideoProcessor):
     r"""Turns sign videos into model inputs: `pixel_values_videos` (B, T, C, H, W) and `video_mask` (B, T).
 
@@ -155,6 +209,7 @@ class SignVideoProcessor(BaseVideoProcessor):
     return_frame_indices = False
 
     def __init__(self, **kwargs: Unpack[SignVideoProcessorKwargs]):
+        validate_video_options(kwargs, where="SignVideoProcessor")
         super().__init__(**kwargs)
 
     # ------------------------------------------------------------------ public API
@@ -165,6 +220,7 @@ class SignVideoProcessor(BaseVideoProcessor):
                 f"SignVideoProcessor got unknown argument(s) {sorted(unknown)}; valid ones are "
                 f"{sorted(self.valid_kwargs.__annotations__)}"
             )
+        validate_video_options(kwargs, where="SignVideoProcessor")
         for name in self.valid_kwargs.__annotations__:
             kwargs.setdefault(name, getattr(self, name, None))
         kwargs.setdefault("return_tensors", "pt")
@@ -177,7 +233,7 @@ class SignVideoProcessor(BaseVideoProcessor):
             pixel_values.append(frames)
             frame_indices.append(indices.tolist())
 
-        data = self.pad_videos(pixel_values)
+        data = self._normalize_and_pad(pixel_values, opts)
         if opts.get("return_frame_indices"):
             data["frame_indices"] = frame_indices
         return_tensors = opts.get("return_tensors")
@@ -195,10 +251,46 @@ class SignVideoProcessor(BaseVideoProcessor):
                 "or a crop so that all frames share one size"
             )
         lengths = [v.shape[0] for v in videos]
+        if len(videos) == 1:  # nothing to pad: a view, not a copy
+            return {"pixel_values_videos": videos[0][None], "video_mask": torch.ones(1, lengths[0], dtype=torch.long)}
         batch = videos[0].new_zeros((len(videos), max(lengths), *videos[0].shape[1:]))
         mask = torch.zeros(len(videos), max(lengths), dtype=torch.long)
         for i, video in enumerate(videos):
             batch[i, : lengths[i]] = video
+            mask[i, : lengths[i]] = 1
+        return {"pixel_values_videos": batch, "video_mask": mask}
+
+    def _normalize_and_pad(self, videos: list[torch.Tensor], opts: dict) -> dict[str, torch.Tensor]:
+        """uint8 clips (T_i,C,H,W) → normalised float32 batch (B,T_max,C,H,W) + `video_mask`, in ONE pass per clip.
+
+        Rescale and normalise are one affine map per channel, `x * (rescale/std) - mean/std`: the uint8 frames are
+        converted straight into the clip's slice of the padded batch (one copy that also makes the decoder's
+        channels-last layout contiguous), then scaled and shifted in place — no float copy per clip, no divide,
+        no pad copy (measured 2.2x faster than the float tail it replaces, benchmarks/video_input.py).
+        """
+        if not (opts.get("do_rescale") and opts.get("do_normalize")):
+            floats = [
+                self.rescale_and_normalize(v, opts.get("do_rescale"), opts.get("rescale_factor"), opts.get("do_normalize"),
+                                           opts.get("image_mean"), opts.get("image_std")).to(torch.float32)
+                for v in videos
+            ]
+            return self.pad_videos(floats)
+        shapes = {tuple(v.shape[1:]) for v in videos}
+        if len(shapes) > 1:
+            return self.pad_videos(videos)  # raises the "different frame sizes" error
+        channels = videos[0].shape[1]
+        mean = torch.as_tensor(opts.get("image_mean"), dtype=torch.float32).expand(channels)
+        std = torch.as_tensor(opts.get("image_std"), dtype=torch.float32).expand(channels)
+        scale = (float(opts.get("rescale_factor")) / std)[:, None, None]  # (C,1,1)
+        shift = (-mean / std)[:, None, None]
+        lengths = [v.shape[0] for v in videos]
+        batch = torch.empty((len(videos), max(lengths), *videos[0].shape[1:]), dtype=torch.float32)
+        mask = torch.zeros(len(videos), max(lengths), dtype=torch.long)
+        for i, video in enumerate(videos):
+            clip = batch[i, : lengths[i]]
+            clip.copy_(video)  # uint8 (any layout) → contiguous float32, in its place in the batch
+            clip.mul_(scale).add_(shift)
+            batch[i, lengths[i] :] = 0
             mask[i, : lengths[i]] = 1
         return {"pixel_values_videos": batch, "video_mask": mask}
 
@@ -262,17 +354,7 @@ class SignVideoProcessor(BaseVideoProcessor):
                 frames = self.center_crop(frames, crop)
         if opts.get("do_augment"):
             frames = self._augment_clip(frames, opts)
-        frames = self.rescale_and_normalize(
-            frames,
-            opts.get("do_rescale"),
-            opts.get("rescale_factor"),
-            opts.get("do_normalize"),
-            opts.get("image_mean"),
-            opts.get("image_std"),
-        )
-        if frames.dtype != torch.float32:
-            frames = frames.to(torch.float32)
-        return frames, indices
+        return frames, indices  # uint8; normalised into the padded batch by _normalize_and_pad
 
     def _random_crop(self, frames: torch.Tensor, crop: SizeDict) -> torch.Tensor:
         height, width = frames.shape[-2:]
@@ -316,4 +398,4 @@ class SignVideoProcessor(BaseVideoProcessor):
         return output
 
 
-__all__ = ["SignVideoProcessor", "SignVideoProcessorKwargs", "sample_frame_indices"]
+__all__ = ["SignVideoProcessor", "SignVideoProcessorKwargs", "sample_frame_indices", "validate_video_options"]

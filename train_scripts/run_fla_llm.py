@@ -33,9 +33,11 @@ from sign_translation.training import (
     card_kwargs_from,
     load_dataset_from_args,
     parse_arguments,
+    parse_config_overrides,
     require_splits,
     train_and_evaluate,
 )
+from sign_translation.validation import run_script
 
 logger = logging.getLogger("run_fla_llm")
 
@@ -92,7 +94,7 @@ def build_stage1(args: FlaLlmArguments, data: DataArguments, train_texts: list[s
         from sign_translation.modeling.vocabulary_trimming import trim_tokenizer
 
         tokenizer = trim_tokenizer(tokenizer, train_texts)
-    overrides = json.loads(args.config_overrides or "{}")
+    overrides = parse_config_overrides(args.config_overrides, FlaLlmConfig)
     ids = generation_token_ids(tokenizer, is_encoder_decoder=True)
     text_config = {**overrides.pop("text_config", {}), "vocab_size": len(tokenizer)}
     text_config.update({k: ids[k] for k in ("pad_token_id", "eos_token_id", "bos_token_id") if ids[k] is not None})
@@ -118,7 +120,7 @@ def build_stage2(args: FlaLlmArguments, data: DataArguments):
     stage1 = FlaLlmForVisualInitialization.from_pretrained(args.stage1_model_name_or_path)
     processor = SignTranslationProcessor.from_pretrained(args.stage1_model_name_or_path)
     tokenizer = processor.tokenizer
-    overrides = json.loads(args.config_overrides or "{}")
+    overrides = parse_config_overrides(args.config_overrides, FlaLlmConfig)
     if args.llm_name_or_path:
         llm_source = resolve_pretrained(args.llm_name_or_path, args.gguf_file)
         llm_tokenizer = ensure_pad_token(AutoTokenizer.from_pretrained(llm_source))
@@ -200,4 +202,4 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

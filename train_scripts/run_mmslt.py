@@ -20,7 +20,6 @@ output_dir resumes.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 
@@ -47,11 +46,13 @@ from sign_translation.training import (
     card_kwargs_from,
     load_dataset_from_args,
     parse_arguments,
+    parse_config_overrides,
     require_splits,
     retrieval_metrics,
     train_and_evaluate,
     write_json,
 )
+from sign_translation.validation import run_script
 
 logger = logging.getLogger("run_mmslt")
 
@@ -99,7 +100,7 @@ def build_pretraining(args: MMSLTArguments, data: DataArguments, train_texts: li
         raise ValueError("--stage pretrain needs --tokenizer_name_or_path or --train_tokenizer_vocab_size")
     if args.language_code and hasattr(tokenizer, "src_lang"):
         tokenizer.src_lang = tokenizer.tgt_lang = args.language_code
-    overrides = json.loads(args.config_overrides or "{}")
+    overrides = parse_config_overrides(args.config_overrides, MMSLTConfig)
     llm = load_llm(args.llm_name_or_path, args.gguf_file) if args.llm_name_or_path else None
     if args.trim_vocabulary:
         if llm is None:
@@ -134,7 +135,7 @@ def build_translation(args: MMSLTArguments):
     if not args.pretrained_model_name_or_path:
         raise ValueError("--stage translate needs --pretrained_model_name_or_path (the MMLP checkpoint)")
     processor = SignTranslationProcessor.from_pretrained(args.pretrained_model_name_or_path)
-    overrides = json.loads(args.config_overrides or "{}")
+    overrides = parse_config_overrides(args.config_overrides, MMSLTConfig)
     llm = None
     if args.llm_name_or_path:  # the LLM's vocabulary cut to the pre-training tokenizer's, when that was trimmed
         source = resolve_pretrained(args.llm_name_or_path, args.gguf_file)
@@ -204,4 +205,4 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -9,8 +9,10 @@
     sign-translation models install|list|path NAME...           offline pretrained models (Gemma, SmolLM2, MiniLM)
 
 Adding a sub-command: write `_add_<name>_command(subparsers)` (its arguments, `set_defaults(func=...)`) and the
-`<name>_command(args) -> int` it calls, and list the former in `SUBCOMMANDS`. Bad input (`SignInputError`) prints
-one line on stderr and exits with status 2.
+`<name>_command(args) -> int` it calls, and list the former in `SUBCOMMANDS`. Bad input (`SignInputError`,
+`CheckpointError`) prints one line on stderr and exits with status 2; other failures print one line and exit 1;
+`--debug` shows the traceback instead. Batch commands translate every good video, report each bad one and exit 1
+(2 when every video was bad).
 """
 
 from __future__ import annotations
@@ -23,10 +25,30 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .processing.errors import SignInputError
+from .validation import check_output_dir, check_output_file, float_in, int_at_least
 
 logger = logging.getLogger(__name__)
 
 PAIR_SPLITS = ("train", "dev", "test")
+
+
+class CommandError(Exception):
+    """A command could not finish for a reason outside the user's input (e.g. the Hub is unreachable): one line on
+    stderr, exit status 1."""
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
+
+
+def _is_network_error(err: BaseException) -> bool:
+    """An error of reaching the Hub: connection/timeouts (httpx), HTTP errors and offline mode (huggingface_hub)."""
+    names = {cls.__name__ for cls in type(err).__mro__}
+    modules = {cls.__module__.split(".")[0] for cls in type(err).__mro__}
+    network_names = {"HfHubHTTPError", "OfflineModeIsEnabled", "ConnectionError", "TimeoutError", "ConnectError",
+                     "TransportError", "NetworkError"}
+    return bool(names & network_names) or any(m.startswith(("httpx", "httpcore", "requests", "urllib3")) for m in modules)
 
 
 # --- synth ----------------------------------------------------------------------------------------------------------
@@ -44,14 +66,16 @@ def _add_synth_command(subparsers) -> None:
     )
     parser.add_argument("output_dir", metavar="OUTPUT_DIR", help="folder to write the corpus into")
     parser.add_argument(
-        "--num-train", type=int, default=None, help="train clips (default 800; with --pairs: all/rest)"
+        "--num-train", type=int_at_least(0), default=None, help="train clips (default 800; with --pairs: all/rest)"
     )
-    parser.add_argument("--num-dev", type=int, default=None, help="dev clips (default 100; with --pairs: all/rest)")
-    parser.add_argument("--num-test", type=int, default=None, help="test clips (default 100; with --pairs: all/rest)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--image-size", type=int, default=None,
+    parser.add_argument("--num-dev", type=int_at_least(0), default=None,
+                        help="dev clips (default 100; with --pairs: all/rest)")
+    parser.add_argument("--num-test", type=int_at_least(0), default=None,
+                        help="test clips (default 100; with --pairs: all/rest)")
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
+    parser.add_argument("--image-size", type=int_at_least(8), default=None,
                         help="frame size in pixels, even (default 64; with --phoenix14t 32)")
-    parser.add_argument("--fps", type=float, default=25.0, help="frame rate (default 25)")
+    parser.add_argument("--fps", type=float_in(1.0, 240.0), default=25.0, help="frame rate (default 25)")
     parser.add_argument(
         "--format", dest="video_format", choices=["mp4", "frames"], default="mp4",
         help="mp4 videos (H.264) or PNG frame folders (default mp4)",
@@ -66,20 +90,24 @@ def _add_synth_command(subparsers) -> None:
         help="PHOENIX-synth: sign all PHOENIX14T (gloss, sentence) pairs of these annotations (GFSLT label files or "
         "the original release) with their real splits, at the benchmark's render settings",
     )  # fmt: skip
-    parser.add_argument("--frames-per-sign", type=int, default=None,
+    parser.add_argument("--frames-per-sign", type=int_at_least(1), default=None,
                         help="frames of a sign's movement (default 8; with --phoenix14t 6)")
-    parser.add_argument("--noise", type=float, default=0.015, help="pixel noise standard deviation (default 0.015)")
+    parser.add_argument("--noise", type=float_in(0.0, 1.0), default=0.015,
+                        help="pixel noise standard deviation (default 0.015)")
     parser.add_argument("--overwrite", action="store_true", help="replace a corpus made with other settings")
-    parser.add_argument("--num-workers", type=int, default=1, help="rendering processes (default 1)")
+    parser.add_argument("--num-workers", type=int_at_least(1), default=1, help="rendering processes (default 1)")
     parser.set_defaults(func=synth_command)
 
 
 def synth_command(args: argparse.Namespace) -> int:
     from .data.synthetic import write_synthetic_corpus
 
+    if args.image_size is not None and args.image_size % 2:
+        raise SignInputError(f"--image-size {args.image_size}: expected an even number of pixels (H.264 needs it)")
+    check_output_dir(args.output_dir, "OUTPUT_DIR")
     if args.phoenix14t is not None:
         if args.pairs is not None:
-            raise SystemExit("sign-translation synth: --phoenix14t and --pairs are alternatives; give one")
+            raise SignInputError("--phoenix14t and --pairs are alternatives; give one")
         return _synth_phoenix14t(args)
     pairs = read_pairs_file(args.pairs) if args.pairs is not None else None
     summary = write_synthetic_corpus(
@@ -218,13 +246,16 @@ def _add_describe_command(subparsers) -> None:
         help="use the dataset's own per-frame `descriptions` column (synthetic corpus) instead of an MLLM",
     )  # fmt: skip
     parser.add_argument("--prompt", default=DEFAULT_DESCRIPTION_PROMPT, help="instruction (default: the paper's)")
-    parser.add_argument("--max-new-tokens", type=int, default=256, help="per frame (default 256, the paper's)")
-    parser.add_argument("--batch-size", type=int, default=8, help="frames per generate call (default 8)")
-    parser.add_argument("--frame-stride", type=int, default=1, help="describe every k-th frame (default 1)")
-    parser.add_argument("--max-videos", type=int, default=None, help="describe at most N new videos in this run")
+    parser.add_argument("--max-new-tokens", type=int_at_least(1), default=256,
+                        help="per frame (default 256, the paper's)")
+    parser.add_argument("--batch-size", type=int_at_least(1), default=8, help="frames per generate call (default 8)")
+    parser.add_argument("--frame-stride", type=int_at_least(1), default=1, help="describe every k-th frame (default 1)")
+    parser.add_argument("--max-videos", type=int_at_least(1), default=None,
+                        help="describe at most N new videos in this run")
     parser.add_argument("--encoder", default=DEFAULT_TEXT_ENCODER, help=f"text encoder (default {DEFAULT_TEXT_ENCODER})")
     parser.add_argument("--pooling", default="cls", choices=["cls", "mean"], help="default cls ([CLS], the paper's)")
-    parser.add_argument("--encoder-batch-size", type=int, default=64, help="texts per encoder batch (default 64)")
+    parser.add_argument("--encoder-batch-size", type=int_at_least(1), default=64,
+                        help="texts per encoder batch (default 64)")
     parser.add_argument("--skip-encoding", action="store_true", help="stop after the descriptions")
     parser.add_argument("--dtype", default=None, help="MLLM dtype (default float16 on CUDA, float32 on CPU)")
     parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
@@ -235,6 +266,7 @@ def _add_describe_command(subparsers) -> None:
 def describe_command(args: argparse.Namespace) -> int:
     from .train_scripts.generate_descriptions import DescribeArguments, run
 
+    check_output_dir(args.output_dir, "OUTPUT_DIR")
     summary = run(
         DescribeArguments(
             dataset=args.dataset,
@@ -270,12 +302,15 @@ def describe_command(args: argparse.Namespace) -> int:
 def _add_model_arguments(parser) -> None:
     parser.add_argument("--model", required=True, metavar="DIR_OR_REPO",
                         help="a checkpoint folder (e.g. demo_output/checkpoint) or a Hub repo id")
-    parser.add_argument("--batch-size", type=int, default=4, help="videos per forward pass (default 4)")
-    parser.add_argument("--num-beams", type=int, default=None, help="beam size (default: the checkpoint's)")
-    parser.add_argument("--max-new-tokens", type=int, default=None, help="default: the checkpoint's")
+    parser.add_argument("--batch-size", type=int_at_least(1), default=4, help="videos per forward pass (default 4)")
+    parser.add_argument("--num-beams", type=int_at_least(1), default=None, help="beam size (default: the checkpoint's)")
+    parser.add_argument("--max-new-tokens", type=int_at_least(1), default=None, help="default: the checkpoint's")
     parser.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1 (default: cpu)")
     parser.add_argument("--trust-remote-code", action="store_true",
                         help="use the code shipped with the checkpoint (not needed with this package installed)")
+    parser.add_argument("--fail-fast", action="store_true",
+                        help="stop at the first video that cannot be read (default: translate the others, report "
+                             "every bad one, exit with status 1 at the end — 2 if all were bad)")
 
 
 def _load_pipeline(args):
@@ -292,8 +327,8 @@ def _load_pipeline(args):
     try:
         return pipeline(TASK, model=args.model, device=args.device, trust_remote_code=args.trust_remote_code or None,
                         **kwargs)
-    except (OSError, ValueError) as err:
-        raise SignInputError(f"--model {args.model}: cannot load a checkpoint from it ({err})") from err
+    except (OSError, ValueError) as err:  # CheckpointError is a ValueError: one line naming the folder and problem
+        raise SignInputError(f"--model {args.model}: cannot load a checkpoint from it: {err}") from err
 
 
 def _add_translate_command(subparsers) -> None:
@@ -308,31 +343,101 @@ def _add_translate_command(subparsers) -> None:
     parser.set_defaults(func=translate_command)
 
 
-def translate_command(args: argparse.Namespace) -> int:
-    import os
+# What one unreadable video raises: our own SignInputError, and decoder/IO errors that escaped wrapping.
+VIDEO_ERRORS = (SignInputError, RuntimeError, OSError)
 
-    missing = [v for v in args.videos if not os.path.exists(v)]
-    if missing:
-        raise SignInputError(f"{len(missing)} video(s) not found: {', '.join(missing[:5])}")
-    translator = _load_pipeline(args)
+
+class _StopBatch(Exception):
+    """--fail-fast: the first bad video ends the run (what was translated is kept)."""
+
+
+def translate_videos(translator, videos: Sequence, batch_size: int, fail_fast: bool = False,
+                     on_result: Callable | None = None, on_error: Callable | None = None,
+                     names: Sequence[str] | None = None) -> tuple[list, list[tuple[str, str]]]:
+    """Translate `videos` in batches; a bad video never costs the others their translation.
+
+    A batch that fails on bad input is retried video by video, so every good video is translated and every bad
+    one is reported by name with its reason. Returns (translations — None where a video failed —, failures
+    [(name, reason)]). `on_result(index, text)` is called as soon as each translation exists (so it can be
+    written at once); with `fail_fast` the first bad video stops the run after reporting it.
+    """
+    names = list(names) if names is not None else [str(v) for v in videos]
+    results: list = [None] * len(videos)
+    failures: list[tuple[str, str]] = []
+
+    def done(index: int, text: str) -> None:
+        results[index] = text
+        if on_result:
+            on_result(index, text)
+
+    def failed(index: int, err: Exception) -> None:
+        failures.append((names[index], str(err)))
+        if on_error:
+            on_error(index, names[index], err)
+        if fail_fast:
+            raise _StopBatch
+
     from tqdm.auto import tqdm
 
-    out = open(args.output, "w", encoding="utf-8") if args.output else None  # noqa: SIM115 - closed below
+    progress = tqdm(total=len(videos), unit="video", disable=len(videos) < 4, file=sys.stderr)
     try:
-        progress = tqdm(total=len(args.videos), unit="video", disable=len(args.videos) < 4, file=sys.stderr)
-        for start in range(0, len(args.videos), args.batch_size):
-            chunk = args.videos[start : start + args.batch_size]
-            for video, result in zip(chunk, translator(chunk, batch_size=args.batch_size)):
-                line = json.dumps({"video": video, "translation_text": result["translation_text"]}, ensure_ascii=False)
-                print(line, flush=True)
-                if out:
-                    out.write(line + "\n")
+        for start in range(0, len(videos), batch_size):
+            chunk = list(range(start, min(start + batch_size, len(videos))))
+            try:
+                outputs = translator([videos[i] for i in chunk], batch_size=batch_size)
+            except VIDEO_ERRORS:
+                outputs = None
+            if outputs is not None:
+                for index, output in zip(chunk, outputs):
+                    done(index, output["translation_text"])
+            else:  # find the bad one(s): each video alone
+                for index in chunk:
+                    try:
+                        done(index, translator(videos[index])["translation_text"])
+                    except VIDEO_ERRORS as err:
+                        failed(index, err)
             progress.update(len(chunk))
+    except _StopBatch:
+        pass
+    finally:
         progress.close()
+    return results, failures
+
+
+def _report_failures(command: str, failures: list[tuple[str, str]], total: int, fail_fast: bool) -> int:
+    """Exit status of a batch command: 0 all done, 1 some videos failed, 2 every video failed (bad input only)."""
+    if not failures:
+        return 0
+    stopped = " (stopped at the first one: --fail-fast)" if fail_fast else ""
+    print(f"sign-translation {command}: {len(failures)} of {total} video(s) could not be translated{stopped}:",
+          file=sys.stderr)
+    for name, reason in failures:
+        print(f"  {name}: {reason}", file=sys.stderr)
+    return 2 if len(failures) == total else 1
+
+
+def translate_command(args: argparse.Namespace) -> int:
+    if args.output is not None:
+        check_output_file(args.output, "--output")  # before loading anything: fail now, not after the work
+    translator = _load_pipeline(args)
+    out = open(args.output, "w", encoding="utf-8") if args.output else None  # noqa: SIM115 - closed below
+
+    def write(index: int, text: str) -> None:
+        line = json.dumps({"video": args.videos[index], "translation_text": text}, ensure_ascii=False)
+        print(line, flush=True)
+        if out:  # one complete line at a time, flushed: an interrupted run keeps every finished translation
+            out.write(line + "\n")
+            out.flush()
+
+    def report(index: int, name: str, err: Exception) -> None:
+        logger.error("%s: %s", name, err)
+
+    try:
+        _, failures = translate_videos(translator, args.videos, args.batch_size, args.fail_fast, write, report)
     finally:
         if out:
             out.close()
-    return 0
+    return _report_failures("translate", failures, len(args.videos), args.fail_fast)
 
 
 def _add_evaluate_command(subparsers) -> None:
@@ -347,40 +452,54 @@ def _add_evaluate_command(subparsers) -> None:
     parser.add_argument("--data-dir", required=True, help="dataset root / corpus folder / table file")
     parser.add_argument("--video-root", default=None)
     parser.add_argument("--split", default="test")
-    parser.add_argument("--max-samples", type=int, default=None)
+    parser.add_argument("--max-samples", type=int_at_least(1), default=None)
+    parser.add_argument("--encoding", default=None,
+                        help="text encoding of csv/txt annotation files (default: UTF-8, else detected: Latin-1 for "
+                             "PHOENIX/How2Sign csv, GBK for CSL-Daily; the one used is logged)")
     parser.add_argument("--char-level", action="store_true", help="character-level BLEU (CSL-Daily)")
     parser.add_argument("--output", type=Path, default=None, help="write metrics and translations (JSON) here")
     parser.set_defaults(func=evaluate_command)
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    from .data import load_csl_daily, load_how2sign, load_phoenix14t, load_sign_dataset
+    from .data import annotation_encoding, load_csl_daily, load_how2sign, load_phoenix14t, load_sign_dataset
     from .metrics import translation_metrics
+    from .validation import atomic_write_text
 
+    if args.output is not None:
+        check_output_file(args.output, "--output")  # before any work
     loaders = {"phoenix14t": load_phoenix14t, "csl_daily": load_csl_daily, "how2sign": load_how2sign}
-    if args.dataset == "folder":
-        dataset = load_sign_dataset(args.data_dir, split=args.split)
-    else:
-        dataset = loaders[args.dataset](args.data_dir, split=args.split, video_root=args.video_root)
+    with annotation_encoding(args.encoding):
+        if args.dataset == "folder":
+            dataset = load_sign_dataset(args.data_dir, split=args.split)
+        else:
+            dataset = loaders[args.dataset](args.data_dir, split=args.split, video_root=args.video_root)
     if args.max_samples:
         dataset = dataset.select(range(min(args.max_samples, len(dataset))))
     translator = _load_pipeline(args)
-    from tqdm.auto import tqdm
 
-    videos, references = list(dataset["video"]), list(dataset["text"])
-    hypotheses = []
-    for start in tqdm(range(0, len(videos), args.batch_size), unit="batch", file=sys.stderr):
-        chunk = videos[start : start + args.batch_size]
-        hypotheses += [r["translation_text"] for r in translator(chunk, batch_size=args.batch_size)]
-    metrics = translation_metrics(hypotheses, references, char_level=args.char_level)
-    print(f"{args.model} on {args.dataset} {args.split} ({len(references)} videos)")
+    videos, references, names = list(dataset["video"]), list(dataset["text"]), list(dataset["name"])
+    hypotheses, failures = translate_videos(translator, videos, args.batch_size, args.fail_fast,
+                                            on_error=lambda i, name, err: logger.error("%s: %s", name, err),
+                                            names=names)
+    scored = [i for i, h in enumerate(hypotheses) if h is not None]
+    if not scored:
+        _report_failures("evaluate", failures, len(videos), args.fail_fast)
+        raise SignInputError(f"no video of {args.dataset} {args.split} could be translated: nothing to score")
+    metrics = translation_metrics([hypotheses[i] for i in scored], [references[i] for i in scored],
+                                  char_level=args.char_level)
+    metrics["num_failed"] = len(failures)
+    left_out = f"; {len(failures)} failed and are left out" if failures else ""
+    print(f"{args.model} on {args.dataset} {args.split} ({len(scored)} videos{left_out})")
     for key in ("bleu1", "bleu2", "bleu3", "bleu4", "rouge_l"):
         print(f"  {key.upper().replace('_', '-'):8} {metrics[key]:6.2f}")
     print(f"  sacrebleu {metrics['signature']}")
     if args.output:
-        rows = [{"name": n, "reference": r, "hypothesis": h} for n, r, h in zip(dataset["name"], references, hypotheses)]
-        args.output.write_text(json.dumps({"metrics": metrics, "translations": rows}, indent=2, ensure_ascii=False))
-    return 0
+        rows = [{"name": names[i], "reference": references[i], "hypothesis": hypotheses[i]} for i in scored]
+        failed = [{"name": name, "error": reason} for name, reason in failures]
+        atomic_write_text(args.output, json.dumps({"metrics": metrics, "translations": rows, "failed": failed},
+                                                  indent=2, ensure_ascii=False))
+    return _report_failures("evaluate", failures, len(videos), args.fail_fast)
 
 
 def _add_push_command(subparsers) -> None:
@@ -405,7 +524,19 @@ def push_command(args: argparse.Namespace) -> int:
         raise SignInputError(f"{folder}: not a checkpoint folder (no config.json)")
     add_pipeline_files(folder)
     card = {"model_id": args.repo_id, **({"dataset_name": args.dataset} if args.dataset else {})}
-    info = push_checkpoint_to_hub(folder, args.repo_id, token=args.token, private=args.private, card_kwargs=card)
+    try:
+        info = push_checkpoint_to_hub(folder, args.repo_id, token=args.token, private=args.private, card_kwargs=card)
+    except (SignInputError, KeyboardInterrupt):
+        raise
+    except Exception as err:
+        if not _is_network_error(err):
+            raise
+        from huggingface_hub import constants
+
+        raise CommandError(
+            f"cannot reach the Hub at {constants.ENDPOINT} ({type(err).__name__}: {_first_line(err)}); nothing was "
+            "pushed — check the network, HF_ENDPOINT and HF_HUB_OFFLINE, then run the same command again"
+        ) from err
     print(f"pushed {folder} → {getattr(info, 'commit_url', None) or args.repo_id}")
     return 0
 
@@ -504,6 +635,11 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add_command in SUBCOMMANDS:
         add_command(subparsers)
+    for sub in subparsers.choices.values():  # options every command has
+        sub.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
+        sub.add_argument("--threads", type=int_at_least(1), default=None,
+                         help="CPU threads for torch (default: torch's, i.e. all cores; on a shared or busy machine "
+                              "--threads 1 or 2 is often much faster, see benchmarks/README)")
     return parser
 
 
@@ -512,11 +648,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("sign_translation").setLevel(logging.WARNING if args.quiet else logging.INFO)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    from .modeling.checkpoint_loading import CheckpointError
+
+    prefix = f"sign-translation {args.command}: error:"
     try:
         return args.func(args)
-    except SignInputError as err:
-        print(f"sign-translation {args.command}: error: {err}", file=sys.stderr)
+    except (SignInputError, CheckpointError) as err:  # bad input: the user can fix it
+        if args.debug:
+            raise
+        print(f"{prefix} {err}", file=sys.stderr)
         return 2
+    except CommandError as err:
+        if args.debug:
+            raise
+        print(f"{prefix} {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"sign-translation {args.command}: interrupted; finished results were kept", file=sys.stderr)
+        return 130
+    except OSError as err:  # read-only file system, disk full, permission denied, ... found during the work
+        if args.debug:
+            raise
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"{prefix} {err.strerror or err}{where}", file=sys.stderr)
+        return 1
+    except Exception as err:
+        if args.debug:
+            raise
+        print(f"{prefix} unexpected {type(err).__name__}: {_first_line(err)} (run again with --debug for the "
+              "traceback, and please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -831,6 +831,9 @@ def check_checkpoint(checkpoint_dir: str | os.PathLike) -> None:
         pending.extend(sorted(set(imports) - seen))
     if problems:
         raise SignInputError(f"{folder} is not a complete checkpoint; missing:\n  - " + "\n  - ".join(problems))
+    from .modeling.checkpoint_loading import verify_checkpoint_files
+
+    verify_checkpoint_files(folder)  # weights present are also complete: headers valid, sizes match
 
 
 def push_checkpoint_to_hub(
@@ -904,6 +907,10 @@ __all__ = [
 PIPELINE_FILE = Path(__file__).resolve().parent / "pipeline_sign_translation.py"
 
 
+# First-stage models (registered as AutoModel) that generate translations themselves.
+TRANSLATING_AUTO_MODELS = ("FlaLlmForVisualInitialization",)
+
+
 def custom_pipelines_entry() -> dict:
     """The config.json `custom_pipelines` entry that lets `pipeline("sign-translation", ..., trust_remote_code=True)`
     load the shipped `pipeline_sign_translation.py` where this package is not installed."""
@@ -923,6 +930,11 @@ def add_pipeline_files(output_dir: str | os.PathLike) -> None:
     config_path = folder / "config.json"
     config = _read_json(config_path, "config.json")
     config["custom_pipelines"] = custom_pipelines_entry()
+    auto_map = config.get("auto_map") or {}
+    if (config.get("architectures") or [None])[0] in TRANSLATING_AUTO_MODELS and "AutoModel" in auto_map:
+        # The pipeline asks for AutoModelForSeq2SeqLM: a first stage that translates on its own (FLa-LLM stage 1,
+        # Light-T) must load as itself there too, also with trust_remote_code and no package installed.
+        auto_map.setdefault("AutoModelForSeq2SeqLM", auto_map["AutoModel"])
     tmp = config_path.with_name(f"config.json.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, config_path)

@@ -8,6 +8,8 @@ saved beside the model) come from the checkpoint.
 
 from __future__ import annotations
 
+from collections.abc import Sized
+
 import torch
 from transformers import Pipeline
 
@@ -57,6 +59,11 @@ class SignTranslationPipeline(Pipeline):
         preprocess = {k: kwargs.pop(k) for k in list(kwargs) if k in self._video_kwargs}
         generate = dict(generate_kwargs or {})
         generate.update({k: kwargs.pop(k) for k in list(kwargs) if k in generation_keys})
+        for key in ("num_beams", "max_new_tokens", "num_return_sequences", "min_new_tokens", "max_length"):
+            value = generate.get(key)
+            low = 0 if key == "min_new_tokens" else 1
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+                raise ValueError(f"sign-translation: {key}={value!r}; expected an integer ≥ {low}")
         if kwargs:
             raise TypeError(
                 f"sign-translation got unknown argument(s) {sorted(kwargs)}; expected video arguments "
@@ -75,7 +82,14 @@ class SignTranslationPipeline(Pipeline):
         from torch.utils.data import DataLoader
         from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
 
-        dataset = PipelineDataset(inputs, self.preprocess, preprocess_params)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"sign-translation: batch_size={batch_size!r}; expected an integer ≥ 1")
+        if isinstance(inputs, Sized):
+            dataset = PipelineDataset(inputs, self.preprocess, preprocess_params)
+        else:  # a generator or other stream of videos: processed as it comes, in order
+            if num_workers > 1:
+                num_workers = 1  # several workers would each consume the same stream
+            dataset = PipelineIterator(inputs, self.preprocess, preprocess_params)
         loader = DataLoader(dataset, num_workers=num_workers, batch_size=batch_size, collate_fn=_pad_videos)
         model_iterator = PipelineIterator(loader, self.forward, forward_params, loader_batch_size=batch_size)
         return PipelineIterator(model_iterator, self.postprocess, postprocess_params)

@@ -20,7 +20,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
-from transformers import HfArgumentParser, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer
+from transformers import HfArgumentParser, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainingArguments
 
 from .processing import SignTranslationProcessor, SignVideoProcessor
 from .processing.errors import SignInputError
@@ -64,6 +64,16 @@ class DataArguments:
             raise SignInputError(f"--dataset {self.dataset!r}: expected one of {', '.join(DATASET_LOADERS)}")
         if self.data_dir is None:
             raise SignInputError("--data_dir is required: the dataset root (or the synthetic corpus folder)")
+        from .validation import check_float, check_int
+
+        for name in ("image_size", "crop_size", "frame_stride", "max_target_length"):
+            check_int(f"--{name}", getattr(self, name), minimum=1, optional=False)
+        for name in ("max_frames", "max_train_samples", "max_eval_samples"):
+            check_int(f"--{name}", getattr(self, name), minimum=1)
+        check_float("--augment_rotation", self.augment_rotation, minimum=0.0, maximum=180.0, optional=False)
+        check_float("--augment_translate", self.augment_translate, minimum=0.0, optional=False)
+        check_float("--augment_scale_min", self.augment_scale_min, minimum=0.0, optional=False, exclusive_minimum=True)
+        check_float("--augment_scale_max", self.augment_scale_max, minimum=self.augment_scale_min, optional=False)
 
 
 def parse_arguments(dataclass_types, argv: list[str] | None = None):
@@ -72,6 +82,8 @@ def parse_arguments(dataclass_types, argv: list[str] | None = None):
     recipe_args: list[str] = []
     if "--recipe" in argv:
         position = argv.index("--recipe")
+        if position + 1 >= len(argv) or argv[position + 1].startswith("--"):
+            raise SignInputError("--recipe needs a value: the path of a JSON recipe (train_scripts/recipes/*.json)")
         recipe = argv[position + 1]
         del argv[position : position + 2]
     elif len(argv) >= 1 and argv[0].endswith(".json") and not argv[0].startswith("-"):
@@ -80,9 +92,15 @@ def parse_arguments(dataclass_types, argv: list[str] | None = None):
         recipe = None
     if recipe is not None:
         try:
-            values = json.loads(Path(recipe).read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise SignInputError(f"{recipe}: cannot read the JSON recipe: {err}") from err
+            values = json.loads(Path(recipe).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as err:
+            raise SignInputError(f"--recipe {recipe}: cannot read the file ({err})") from err
+        except json.JSONDecodeError as err:
+            raise SignInputError(f"--recipe {recipe}: not valid JSON (line {err.lineno}: {err.msg})") from err
+        if not isinstance(values, dict):
+            raise SignInputError(
+                f"--recipe {recipe}: expected a JSON object {{\"option\": value, ...}}, got a {type(values).__name__}"
+            )
         for key, value in values.items():
             if key.startswith("_"):  # comments
                 continue
@@ -94,7 +112,38 @@ def parse_arguments(dataclass_types, argv: list[str] | None = None):
             else:
                 recipe_args.append(str(value))
     parser = HfArgumentParser(dataclass_types)
-    return parser.parse_args_into_dataclasses(args=recipe_args + argv, look_for_args_file=False)
+    parsed = parser.parse_args_into_dataclasses(args=recipe_args + argv, look_for_args_file=False)
+    from .validation import check_output_dir
+
+    for values in parsed:  # a read-only or mistyped output_dir fails now, not at the first checkpoint
+        if isinstance(values, TrainingArguments) and getattr(values, "output_dir", None):
+            check_output_dir(values.output_dir, "--output_dir", create=False)
+    return parsed
+
+
+def parse_config_overrides(text: str | None, config_class=None, option: str = "--config_overrides") -> dict:
+    """`--config_overrides` as a dict, or a `SignInputError` saying why not (not JSON, not an object, or a field
+    `config_class` does not have — which a config would otherwise store silently and never use)."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SignInputError(
+            f"{option} {text!r}: not valid JSON ({err.msg} at character {err.pos}); expected an object such as "
+            '\'{"temporal_kernel_size": 5}\''
+        ) from err
+    if not isinstance(value, dict):
+        raise SignInputError(f"{option} {text!r}: expected a JSON object of config fields, got {type(value).__name__}")
+    if config_class is not None and dataclasses.is_dataclass(config_class):
+        known = {f.name for f in dataclasses.fields(config_class)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise SignInputError(
+                f"{option}: {config_class.__name__} has no field(s) {unknown}; its fields are "
+                f"{sorted(k for k in known if not k.startswith('_'))[:40]}"
+            )
+    return value
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -190,9 +239,11 @@ class SignTrainer(_SignTrainerMixin, Trainer):
 
 
 def last_checkpoint(output_dir: str) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest COMPLETE `checkpoint-N` in `output_dir`; incomplete ones (a kill during a save) are moved aside
+    with a warning (see `checkpoint_integrity`)."""
+    from .checkpoint_integrity import last_complete_checkpoint
 
-    return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+    return last_complete_checkpoint(output_dir)
 
 
 # ---------------------------------------------------------------------------------------------- feature cache

@@ -33,6 +33,7 @@ from .loader_utils import (
     gloss_string,
     infer_feature,
     normalize_split,
+    open_annotation_text,
     order_splits,
     select_splits,
     string_features,
@@ -177,7 +178,7 @@ def _read_table(path: str) -> tuple[list[str], list[dict[str, Any]], list[int], 
             f"{path}: unsupported file type {suffix or '(none)'!r}; expected {', '.join(TABLE_SUFFIXES)}"
         )
     try:
-        with open(path, encoding="utf-8-sig", newline="" if suffix in TABLE_DELIMITERS else None) as f:
+        with (open_annotation_text(path) if suffix in TABLE_DELIMITERS else open(path, encoding="utf-8-sig")) as f:
             if suffix in TABLE_DELIMITERS:
                 header, rows, lines = _read_delimited(f, path, TABLE_DELIMITERS[suffix])
                 return header, rows, lines, False

@@ -7,6 +7,10 @@ explicit `datasets.Features`, then calls `build_splits`, which applies the `on_m
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import contextvars
+import io
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +34,65 @@ BASE_COLUMNS = ("name", "video", "text", "gloss")
 
 # How many missing paths an error message lists.
 MISSING_SHOWN = 5
+
+
+# ---------------------------------------------------------------------------------------------- text encodings
+# Annotation files as people have them: UTF-8 (with or without BOM), else the corpus's legacy encoding — Latin-1
+# for PHOENIX corpus.csv and How2Sign csv (cp1252 = Latin-1 + printable 0x80-0x9f), GBK for CSL-Daily's split
+# file (GB18030 is its superset).
+LATIN_ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+CHINESE_ENCODINGS = ("utf-8-sig", "gb18030")
+_ENCODING: contextvars.ContextVar[str | None] = contextvars.ContextVar("annotation_encoding", default=None)
+
+
+@contextlib.contextmanager
+def annotation_encoding(encoding: str | None):
+    """Read csv/txt annotation files with this encoding inside the block (None: detect).
+
+    >>> from sign_translation.data import annotation_encoding, load_phoenix14t
+    >>> with annotation_encoding("latin-1"):  # doctest: +SKIP
+    ...     dataset = load_phoenix14t("PHOENIX-2014-T")
+    """
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError as err:
+            raise SignInputError(f"--encoding {encoding}: unknown text encoding (e.g. utf-8, latin-1, gbk)") from err
+    token = _ENCODING.set(encoding)
+    try:
+        yield
+    finally:
+        _ENCODING.reset(token)
+
+
+def open_annotation_text(path: str, candidates: Sequence[str] = LATIN_ENCODINGS) -> io.StringIO:
+    """A csv/txt annotation file decoded with the chosen (`annotation_encoding`) or detected encoding, as a text
+    stream (newlines kept as in the file, like `open(..., newline="")`). A non-UTF-8 file is logged with the
+    encoding used, so the user sees how it was read."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    chosen = _ENCODING.get()
+    if chosen:
+        try:
+            text = raw.decode("utf-8-sig" if codecs.lookup(chosen).name == "utf-8" else chosen)
+        except UnicodeDecodeError as err:
+            raise SignInputError(
+                f"{path}: not valid {chosen} at byte {err.start} ({raw[err.start:err.start + 4]!r}); pass the "
+                "file's encoding with --encoding (e.g. utf-8, latin-1, gbk)"
+            ) from err
+        logger.info("%s: read as %s (chosen)", path, chosen)
+        return io.StringIO(text, newline="")
+    for candidate in candidates:
+        try:
+            text = raw.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+        if candidate != "utf-8-sig":
+            logger.warning("%s is not UTF-8: read it as %s (detected; pass --encoding to choose)", path, candidate)
+        return io.StringIO(text, newline="")
+    raise SignInputError(
+        f"{path}: is not text in any of {', '.join(candidates)}; pass the file's encoding with --encoding"
+    )
 
 
 def string_features(*names: str) -> dict[str, datasets.Value]:

@@ -30,6 +30,8 @@ import datasets
 from ..processing.errors import SignInputError
 from .loader_utils import (
     CANONICAL_SPLITS,
+    CHINESE_ENCODINGS,
+    LATIN_ENCODINGS,
     MissingVideoPolicy,
     build_splits,
     check_on_missing_video,
@@ -40,6 +42,7 @@ from .loader_utils import (
     infer_feature,
     join_under,
     normalize_split,
+    open_annotation_text,
     order_splits,
     pick_video_root,
     select_splits,
@@ -170,7 +173,7 @@ def _phoenix_from_corpus(
 
 def _read_phoenix_corpus(path: str) -> list[dict[str, str]]:
     """Rows of a pipe-delimited `PHOENIX-2014-T.<split>.corpus.csv` as dicts keyed by the header."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
+    with open_annotation_text(path, LATIN_ENCODINGS) as f:
         reader = csv.reader(f, delimiter="|", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
         if header is None:
@@ -365,7 +368,7 @@ def _csl_from_release(
 def _read_csl_split_file(path: str) -> dict[str, str]:
     """`split_1.txt`: a 'name|split' header, then one 'name|split' line per entry -> {name: canonical split}."""
     split_of = {}
-    with open(path, encoding="utf-8-sig") as f:
+    with open_annotation_text(path, CHINESE_ENCODINGS) as f:
         for line_number, line in enumerate(f, start=1):
             line = line.strip()
             if not line:
@@ -561,7 +564,7 @@ def _how2sign_from_csv(
 
 def _read_how2sign_csv(path: str) -> list[dict[str, str]]:
     """Rows of a tab-separated `how2sign_realigned_<split>.csv` (read like pandas' `read_csv(sep="\\t")`)."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
+    with open_annotation_text(path, LATIN_ENCODINGS) as f:
         reader = csv.DictReader(f, delimiter="\t")
         header = [column.strip() for column in reader.fieldnames or []]
         reader.fieldnames = header

@@ -44,6 +44,42 @@ class _NoGlobalsUnpickler(pickle.Unpickler):
         )
 
 
+# Label files are megabytes; a (decompressed) pickle beyond this is refused rather than read into memory.
+MAX_PICKLE_BYTES = 4 * 1024**3
+
+
+def _read_capped(stream: io.BufferedIOBase, path: str) -> bytes:
+    chunks, total = [], 0
+    while True:
+        chunk = stream.read(64 * 1024 * 1024)
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > MAX_PICKLE_BYTES:
+            raise SignInputError(
+                f"{path}: holds more than {MAX_PICKLE_BYTES // 1024**3} GiB of (decompressed) pickle data; label "
+                "files are far smaller, so it was refused"
+            )
+        chunks.append(chunk)
+
+
+def _check_declared_sizes(data: bytes, path: str) -> None:
+    """Walk the opcodes without building anything: a string or bytes object that declares more bytes than the
+    file holds (a truncated or crafted file: e.g. 1 TB) is refused here, before the unpickler would allocate it."""
+    import pickletools
+
+    try:
+        for _ in pickletools.genops(io.BytesIO(data)):
+            pass
+    except ValueError as error:
+        if "remain" in str(error) or "byte count" in str(error):
+            raise SignInputError(
+                f"{path}: refused before allocating: {error} (the file is {len(data)} bytes; it is truncated or "
+                "crafted)"
+            ) from error
+        raise
+
+
 def load_pickle(path: str | os.PathLike) -> Any:
     """Load a plain-data pickle (optionally gzip-compressed) with an unpickler that refuses every global.
 
@@ -67,7 +103,9 @@ def load_pickle(path: str | os.PathLike) -> Any:
             raw.seek(0)
             compressed = magic == GZIP_MAGIC
             stream: io.BufferedIOBase = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
-            return _NoGlobalsUnpickler(stream, path).load()
+            data = _read_capped(stream, path)
+        _check_declared_sizes(data, path)
+        return _NoGlobalsUnpickler(io.BytesIO(data), path).load()
     except SignInputError:
         raise
     except FileNotFoundError as error:

@@ -1,0 +1,216 @@
+#!/usr/bin/env python
+"""Video input vs the decoder's limit, measured side by side in one run (ratios, medians of interleaved repeats).
+
+    python benchmarks/video_input.py                  # 100-frame 320x240 mp4 + PHOENIX-size 210x260 PNG folder
+    python benchmarks/video_input.py --threads 2 --repeats 7
+
+Rows (frames per second of each way, and its ratio to the reference row of its block):
+  video file:   torchcodec decoding every frame (the limit) │ SignVideoProcessor at 224 px, before (per-clip float
+                tail + pad copy) and now (uint8 → normalised batch in one addcmul) │ the same with frame_stride=4
+  frame folder: a plain PIL loop (open, RGB, np.asarray, np.stack — the limit) │ read_video before (stack of
+                permuted tensors) and now (stack HWC arrays, one permute) │ the processor at 224 px, before/now
+  workers:      the processor inside a DataLoader with 0/1/2 worker processes (videos/s vs 0 workers)
+
+"before" rows run the code paths this package used before the hardening issue, re-created here so both are timed
+in the same process on the same inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def make_inputs(work: Path, frames: int) -> tuple[Path, Path]:
+    video = work / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate=25:duration={frames / 25}",
+         "-pix_fmt", "yuv420p", "-c:v", "libx264", str(video)],
+        check=True,
+    )
+    from PIL import Image
+    from torchcodec.decoders import VideoDecoder
+
+    folder = work / "frames"
+    folder.mkdir(exist_ok=True)
+    decoded = VideoDecoder(str(video)).get_frames_at(indices=list(range(frames))).data  # (T,3,H,W)
+    for i, frame in enumerate(decoded):
+        image = Image.fromarray(frame.permute(1, 2, 0).numpy()).resize((210, 260))  # PHOENIX frame size
+        image.save(folder / f"images{i + 1:04d}.png")
+    return video, folder
+
+
+def legacy_processor_class():
+    """SignVideoProcessor as it was: each clip normalised on its own (float copy, subtract, divide), then copied
+    into a zero-padded batch even when there is one clip."""
+    from sign_translation.processing import SignVideoProcessor
+
+    class LegacySignVideoProcessor(SignVideoProcessor):
+        def _normalize_and_pad(self, videos, opts):
+            floats = [
+                self.rescale_and_normalize(v, opts.get("do_rescale"), opts.get("rescale_factor"), opts.get("do_normalize"),
+                                           opts.get("image_mean"), opts.get("image_std")).to(torch.float32)
+                for v in videos
+            ]
+            lengths = [v.shape[0] for v in floats]
+            batch = floats[0].new_zeros((len(floats), max(lengths), *floats[0].shape[1:]))
+            mask = torch.zeros(len(floats), max(lengths), dtype=torch.long)
+            for i, video in enumerate(floats):
+                batch[i, : lengths[i]] = video
+                mask[i, : lengths[i]] = 1
+            return {"pixel_values_videos": batch, "video_mask": mask}
+
+    return LegacySignVideoProcessor
+
+
+def legacy_read_folder(folder: Path) -> torch.Tensor:
+    """read_video on a frame folder as it was: each image permuted to CHW, then torch.stack of the strided views."""
+    from PIL import Image
+
+    from sign_translation.processing.video_io import list_frame_files
+
+    chunks = []
+    files = list_frame_files(folder)
+    for start in range(0, len(files), 32):
+        frames = []
+        for path in files[start : start + 32]:
+            with Image.open(path) as image:
+                frames.append(torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.uint8).copy()).permute(2, 0, 1))
+        chunks.append(torch.stack(frames))
+    return torch.cat(chunks)
+
+
+def pil_loop(folder: Path) -> np.ndarray:
+    from PIL import Image
+
+    arrays = []
+    for path in sorted(folder.glob("*.png")):
+        with Image.open(path) as image:
+            arrays.append(np.asarray(image.convert("RGB")))
+    return np.stack(arrays)
+
+
+def timed(fn, repeats: int) -> float:
+    fn()  # warm up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def interleaved(cases: dict, repeats: int) -> dict[str, float]:
+    """Median seconds of each case, the cases run round-robin so that load changes hit all of them alike."""
+    for fn in cases.values():
+        fn()  # warm up
+    times = {name: [] for name in cases}
+    for _ in range(repeats):
+        for name, fn in cases.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def print_block(title: str, seconds: dict[str, float], items: int, unit: str = "frames/s") -> None:
+    reference = next(iter(seconds.values()))
+    print(f"\n{title}")
+    print(f"  {'way':58} {unit:>10}  ratio")
+    for name, value in seconds.items():
+        print(f"  {name:58} {items / value:10.1f}  {reference / value:5.2f}x")
+
+
+def workers_block(video: Path, processor, repeats: int) -> dict[str, float]:
+    from torch.utils.data import DataLoader
+
+    class Clips(torch.utils.data.Dataset):
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, index):
+            return processor(str(video), frame_stride=4)["pixel_values_videos"]
+
+    def run(workers: int):
+        loader = DataLoader(Clips(), batch_size=None, num_workers=workers)
+        return lambda: [x.shape for x in loader]
+
+    return interleaved({f"DataLoader, {w} worker process(es)": run(w) for w in (0, 1, 2)}, max(1, repeats // 2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=100, help="frames of the test clip (default 100)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per row (median; default 5)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1; see pipeline_latency.py)")
+    parser.add_argument("--skip-workers", action="store_true", help="leave out the DataLoader workers block")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from torchcodec.decoders import VideoDecoder
+
+    from sign_translation.processing import SignVideoProcessor
+    from sign_translation.processing.video_io import read_video
+
+    work = Path(tempfile.mkdtemp(prefix="video_input_bench_"))
+    video, folder = make_inputs(work, args.frames)
+    now, before = SignVideoProcessor(), legacy_processor_class()()  # paper input: 256 → crop 224, ImageNet norm
+    assert torch.allclose(now(str(video))["pixel_values_videos"], before(str(video))["pixel_values_videos"], atol=1e-5)
+    indices = list(range(args.frames))
+    print(f"torch threads {torch.get_num_threads()}; {args.frames} frames; medians of {args.repeats} interleaved repeats"
+          " (the machine may be shared: compare ratios within a block, not absolute numbers across runs)")
+
+    file_rows = interleaved({
+        "torchcodec decode, all frames, 320x240 (the limit)":
+            lambda: VideoDecoder(str(video), seek_mode="exact", num_ffmpeg_threads=1).get_frames_at(indices=indices),
+        "processor 224 px, before": lambda: before(str(video)),
+        "processor 224 px, now": lambda: now(str(video)),
+        "processor 224 px, frame_stride=4, before (frames/s of the source)": lambda: before(str(video), frame_stride=4),
+        "processor 224 px, frame_stride=4, now (frames/s of the source)": lambda: now(str(video), frame_stride=4),
+    }, args.repeats)
+    print_block("video file (mp4, H.264)", file_rows, args.frames)
+
+    folder_rows = interleaved({
+        "PIL loop: open, RGB, np.asarray, np.stack (the limit)": lambda: pil_loop(folder),
+        "read_video(frame folder), before: stack of permuted tensors": lambda: legacy_read_folder(folder),
+        "read_video(frame folder), now: stack HWC, one permute": lambda: read_video(str(folder)),
+        "processor 224 px, before (old stacking + old float tail)": lambda: _legacy_folder_processor(before, folder),
+        "processor 224 px, now": lambda: now(str(folder)),
+    }, args.repeats)
+    print_block("PNG frame folder (210x260, PHOENIX size)", folder_rows, args.frames)
+
+    if not args.skip_workers:
+        rows = workers_block(video, now, args.repeats)
+        print_block("processor in a DataLoader (8 clips, frame_stride=4)", rows, 8, unit="videos/s")
+
+
+def _legacy_folder_processor(processor, folder: Path):
+    """The legacy processor fed by the legacy frame-folder reader (both "before" paths together)."""
+    import sign_translation.processing.video_io as video_io
+
+    original = video_io.read_video
+
+    def read(source, sample_indices=None, transform=None, chunk_size=32):
+        frames = legacy_read_folder(Path(source))
+        info = video_io.VideoInfo(str(source), frames.shape[0], None, kind="frames")
+        indices = np.asarray(sample_indices(info)) if sample_indices else np.arange(frames.shape[0])
+        return (transform or (lambda x: x))(frames[torch.as_tensor(indices)]), indices, info
+
+    import sign_translation.processing.video_processing_sign_translation as module
+
+    module.read_video = read
+    try:
+        return processor(str(folder))
+    finally:
+        module.read_video = original
+
+
+if __name__ == "__main__":
+    main()

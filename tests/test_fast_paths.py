@@ -1,0 +1,75 @@
+"""The faster code paths compute what the plain ones did: gradient checkpointing through the ResNet backbone (same
+loss, gradients and BatchNorm statistics, less memory kept for backward), the one-pass normalisation into the
+padded batch, and frame folders stacked as HWC arrays."""
+
+import copy
+
+import numpy as np
+import torch
+from PIL import Image
+
+from sign_translation import FlaLlmConfig, FlaLlmForVisualInitialization
+from sign_translation.processing import SignVideoProcessor
+from sign_translation.processing.video_io import read_video
+
+
+def _saved_bytes(model, video, mask, labels) -> tuple[torch.Tensor, int]:
+    saved = [0]
+
+    def pack(tensor):
+        saved[0] += tensor.numel() * tensor.element_size()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = model(pixel_values_videos=video, video_mask=mask, labels=labels).loss
+    loss.backward()
+    return loss.detach(), saved[0]
+
+
+def test_gradient_checkpointing_reaches_the_backbone_with_identical_results():
+    torch.manual_seed(0)
+    plain = FlaLlmForVisualInitialization(FlaLlmConfig.tiny(vocab_size=99)).train()
+    checkpointed = copy.deepcopy(plain)
+    checkpointed.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    assert checkpointed.visual_encoder.backbone.gradient_checkpointing
+    video, labels = torch.randn(2, 6, 3, 32, 32), torch.tensor([[5, 6, 2], [7, 2, -100]])
+    mask = torch.tensor([[1] * 6, [1] * 4 + [0] * 2])
+
+    loss_a, saved_a = _saved_bytes(plain, video, mask, labels)
+    loss_b, saved_b = _saved_bytes(checkpointed, video, mask, labels)
+    assert torch.allclose(loss_a, loss_b, atol=1e-6)
+    assert saved_b < 0.8 * saved_a, (saved_a, saved_b)  # the backbone's activations are no longer kept
+    grads_a = {n: p.grad for n, p in plain.named_parameters() if p.grad is not None}
+    grads_b = {n: p.grad for n, p in checkpointed.named_parameters() if p.grad is not None}
+    assert grads_a.keys() == grads_b.keys()
+    assert all(torch.allclose(grads_a[n], grads_b[n], atol=1e-5, rtol=1e-4) for n in grads_a)
+    # BatchNorm running statistics moved once (recomputation restores them), exactly as without checkpointing
+    buffers_a, buffers_b = dict(plain.named_buffers()), dict(checkpointed.named_buffers())
+    assert any("running_mean" in n for n in buffers_a)
+    assert all(torch.allclose(buffers_a[n].float(), buffers_b[n].float(), atol=1e-6) for n in buffers_a)
+    assert all(torch.equal(buffers_a[n], buffers_b[n]) for n in buffers_a if "num_batches_tracked" in n)
+
+
+def test_one_pass_normalisation_equals_the_plain_formula():
+    rng = np.random.default_rng(0)
+    clips = [rng.integers(0, 256, size=(t, 40, 36, 3), dtype=np.uint8) for t in (5, 3)]
+    processor = SignVideoProcessor(size={"height": 32, "width": 32}, crop_size={"height": 28, "width": 28})
+    batch = processor(clips)
+    raw = processor(clips, do_rescale=False, do_normalize=False)["pixel_values_videos"]  # resized, cropped
+    mean = torch.tensor(processor.image_mean)[:, None, None]
+    std = torch.tensor(processor.image_std)[:, None, None]
+    expected = (raw / 255 - mean) / std * batch["video_mask"][..., None, None, None]
+    assert torch.allclose(batch["pixel_values_videos"], expected, atol=1e-5)
+    assert batch["pixel_values_videos"].is_contiguous() and batch["pixel_values_videos"][1, 3:].abs().sum() == 0
+    one = processor(clips[0])["pixel_values_videos"]
+    assert torch.equal(one[0], batch["pixel_values_videos"][0])  # a single clip: no padding, same values
+
+
+def test_frame_folder_is_read_exactly_like_a_pil_loop(tmp_path):
+    rng = np.random.default_rng(1)
+    arrays = rng.integers(0, 256, size=(40, 26, 21, 3), dtype=np.uint8)  # more than one 32-frame chunk
+    for i, array in enumerate(arrays):
+        Image.fromarray(array).save(tmp_path / f"images{i + 1:04d}.png")
+    frames, indices, info = read_video(str(tmp_path))
+    assert info.num_frames == 40 and indices.tolist() == list(range(40))
+    assert torch.equal(frames, torch.from_numpy(arrays).permute(0, 3, 1, 2))
