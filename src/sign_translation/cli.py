@@ -1,6 +1,8 @@
 """The `sign-translation` command line: one sub-command per task.
 
     sign-translation translate --model DIR_OR_REPO VIDEO...     videos → one JSON line per video
+                     [--plot DIR]                                  + a PNG per video: attention over its frames
+    sign-translation serve --model DIR_OR_REPO [--port 7860]     the web demo (Gradio) on http://127.0.0.1:7860
     sign-translation evaluate --model DIR_OR_REPO --data-dir D  BLEU-1..4 / ROUGE-L on a dataset split
     sign-translation push DIR --repo-id ID                      a checkpoint folder → the Hub
     sign-translation synth OUTPUT_DIR [...]                     render the synthetic sign language corpus
@@ -271,6 +273,9 @@ def _add_translate_command(subparsers) -> None:
     parser.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or frame folders")
     _add_model_arguments(parser)
     parser.add_argument("--output", type=Path, default=None, help="also write the JSON lines to this file")
+    parser.add_argument("--plot", type=Path, default=None, metavar="DIR",
+                        help="also draw, per video, its sampled frames with a heat map of where the model looked for "
+                             "each word (DIR/<video name>.attention.png)")
     parser.set_defaults(func=translate_command)
 
 
@@ -281,15 +286,20 @@ def translate_command(args: argparse.Namespace) -> int:
     if missing:
         raise SignInputError(f"{len(missing)} video(s) not found: {', '.join(missing[:5])}")
     translator = _load_pipeline(args)
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     out = open(args.output, "w", encoding="utf-8") if args.output else None  # noqa: SIM115 - closed below
+    plot_kwargs = {"return_attention": True} if args.plot else {}
     try:
-        progress = tqdm(total=len(args.videos), unit="video", disable=len(args.videos) < 4, file=sys.stderr)
+        progress = progress_bar(total=len(args.videos), unit="video", desc="translating",
+                                disable=True if len(args.videos) < 4 else None)
         for start in range(0, len(args.videos), args.batch_size):
             chunk = args.videos[start : start + args.batch_size]
-            for video, result in zip(chunk, translator(chunk, batch_size=args.batch_size)):
-                line = json.dumps({"video": video, "translation_text": result["translation_text"]}, ensure_ascii=False)
+            for video, result in zip(chunk, translator(chunk, batch_size=args.batch_size, **plot_kwargs)):
+                record = {"video": video, "translation_text": result["translation_text"]}
+                if args.plot:
+                    record["plot"] = str(_plot_attention(translator, video, result, args.plot))
+                line = json.dumps(record, ensure_ascii=False)
                 print(line, flush=True)
                 if out:
                     out.write(line + "\n")
@@ -299,6 +309,15 @@ def translate_command(args: argparse.Namespace) -> int:
         if out:
             out.close()
     return 0
+
+
+def _plot_attention(translator, video: str, result: dict, folder: Path) -> Path:
+    """DIR/<video name>.attention.png: the sampled frames and, per word, where the model looked."""
+    from .plotting import plot_attention, video_frame_strip
+
+    frames = video_frame_strip(translator.processor, video)
+    target = folder / f"{Path(video.rstrip('/')).name}.attention.png"
+    return plot_attention(frames, result["attention"], target, title=result["translation_text"])
 
 
 def _add_evaluate_command(subparsers) -> None:
@@ -331,11 +350,11 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if args.max_samples:
         dataset = dataset.select(range(min(args.max_samples, len(dataset))))
     translator = _load_pipeline(args)
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     videos, references = list(dataset["video"]), list(dataset["text"])
     hypotheses = []
-    for start in tqdm(range(0, len(videos), args.batch_size), unit="batch", file=sys.stderr):
+    for start in progress_bar(range(0, len(videos), args.batch_size), unit="batch", desc="evaluating"):
         chunk = videos[start : start + args.batch_size]
         hypotheses += [r["translation_text"] for r in translator(chunk, batch_size=args.batch_size)]
     metrics = translation_metrics(hypotheses, references, char_level=args.char_level)
@@ -360,6 +379,10 @@ def _add_push_command(subparsers) -> None:
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--token", default=None, help="default: the logged-in token / HF_TOKEN")
     parser.add_argument("--dataset", default=None, help="dataset name for the card (phoenix14t, csl_daily, ...)")
+    parser.add_argument("--space", action="store_true",
+                        help="push a Gradio Space running the web demo with this checkpoint instead (--repo-id names "
+                             "the Space; see `serve --write-space`)")
+    parser.add_argument("--examples", nargs="*", default=[], metavar="VIDEO", help="with --space: example videos")
     parser.set_defaults(func=push_command)
 
 
@@ -370,9 +393,69 @@ def push_command(args: argparse.Namespace) -> int:
     if not (folder / "config.json").is_file():
         raise SignInputError(f"{folder}: not a checkpoint folder (no config.json)")
     add_pipeline_files(folder)
+    if args.space:
+        from .serve import push_space
+
+        info = push_space(folder, args.repo_id, examples=args.examples, token=args.token, private=args.private)
+        print(f"pushed a demo Space for {folder} → {getattr(info, 'commit_url', None) or args.repo_id}")
+        return 0
     card = {"model_id": args.repo_id, **({"dataset_name": args.dataset} if args.dataset else {})}
     info = push_checkpoint_to_hub(folder, args.repo_id, token=args.token, private=args.private, card_kwargs=card)
     print(f"pushed {folder} → {getattr(info, 'commit_url', None) or args.repo_id}")
+    return 0
+
+
+# --- serve --------------------------------------------------------------------------------------------------------
+
+
+def _add_serve_command(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="the web demo: translate uploaded or webcam videos in the browser (Gradio)",
+        description="Start a Gradio page that translates an uploaded video, a webcam recording or an example video, "
+                    "and shows the sampled frames, where the model looked for each word, and timings. The model is "
+                    "loaded once; requests queue. With --write-space, write a Hugging Face Space folder instead.",
+    )
+    _add_model_arguments(parser)
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1; 0.0.0.0 serves other machines)")
+    parser.add_argument("--port", type=int, default=7860, help="default 7860")
+    parser.add_argument("--examples", nargs="*", default=None, metavar="VIDEO",
+                        help="example videos listed under the upload box (default: the checkpoint's examples/ folder)")
+    parser.add_argument("--max-seconds", type=float, default=60.0, help="refuse longer videos (default 60)")
+    parser.add_argument("--max-megabytes", type=float, default=50.0, help="refuse larger uploads (default 50)")
+    parser.add_argument("--write-space", type=Path, default=None, metavar="DIR",
+                        help="write a Hugging Face Space folder (app.py, the checkpoint, examples) here and exit")
+    parser.set_defaults(func=serve_command)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    try:
+        from .serve import DemoLimits, SignTranslationDemo, write_space
+    except ImportError as err:
+        raise SignInputError(f"the web demo needs gradio and matplotlib: pip install 'sign-translation[demo]' ({err})"
+                             ) from err
+    try:
+        limits = DemoLimits(max_seconds=args.max_seconds, max_megabytes=args.max_megabytes)
+    except ValueError as err:
+        raise SignInputError(str(err)) from err
+    examples = args.examples
+    if examples is None:
+        folder = Path(args.model) / "examples"
+        examples = sorted(str(p) for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    missing = [e for e in examples if not Path(e).is_file()]
+    if missing:
+        raise SignInputError(f"--examples: {len(missing)} video(s) not found: {', '.join(missing[:5])}")
+    if args.write_space:
+        if not (Path(args.model) / "config.json").is_file():
+            raise SignInputError(f"--model {args.model}: --write-space needs a local checkpoint folder")
+        folder = write_space(args.model, args.write_space, examples=examples, limits=limits)
+        print(f"Space folder written to {folder}; upload it with: "
+              f"huggingface-cli upload --repo-type space YOUR_NAME/SPACE_NAME {folder} .")
+        return 0
+    translator = _load_pipeline(args)  # loaded once, with translate's checks (a bad --model fails here)
+    demo = SignTranslationDemo(translator, limits=limits, examples=examples)
+    logger.info("serving %s on http://%s:%d", args.model, args.host, args.port)
+    demo.launch(host=args.host, port=args.port, block=True)
     return 0
 
 
@@ -418,6 +501,7 @@ SUBCOMMANDS: list[Callable] = [
     _add_translate_command,
     _add_evaluate_command,
     _add_push_command,
+    _add_serve_command,
     _add_synth_command,
     _add_describe_command,
     _add_demo_command,
@@ -440,6 +524,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("sign_translation").setLevel(logging.WARNING if args.quiet else logging.INFO)
+    if args.quiet:
+        from .progress import set_quiet
+
+        set_quiet(True)  # no progress bars either
     try:
         return args.func(args)
     except SignInputError as err:
