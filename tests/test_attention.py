@@ -104,30 +104,6 @@ def test_temporal_conv_frame_map_covers_receptive_fields():
     assert ((plain[0, 0] > 0).nonzero().flatten() == torch.arange(16)).all()
 
 
-def test_pipeline_return_attention_words_and_batching(tmp_path, tiny_tokenizer, real_videos):
-    from test_pipeline_cli import _trained_checkpoint
-    from transformers import pipeline
-
-    folder = _trained_checkpoint(tmp_path / "ckpt", tiny_tokenizer)
-    translator = pipeline("sign-translation", model=str(folder))
-    soup, football = str(real_videos["SOUP.mp4"]), str(real_videos["FOOTBALL.mp4"])
-    result = translator(soup, return_attention=True)
-    assert result["translation_text"] == translator(soup)["translation_text"]
-    words = [w["word"] for w in result["attention"]]
-    assert " ".join(words) == result["translation_text"]
-    frames = len(result["frame_indices"])
-    assert frames == int(translator.processor(videos=[soup])["video_mask"].sum())
-    for word in result["attention"]:
-        assert len(word["weights"]) == frames and abs(sum(word["weights"]) - 1) < 1e-5
-    batched = translator([football, soup], batch_size=2, return_attention=True)
-    assert batched[1]["frame_indices"] == result["frame_indices"]
-    assert [w["word"] for w in batched[1]["attention"]] == words
-    np.testing.assert_allclose([w["weights"] for w in batched[1]["attention"]],
-                               [w["weights"] for w in result["attention"]], atol=1e-5)
-    with pytest.raises(TypeError, match="unknown argument"):
-        translator(soup, return_attentions=True)  # a typo is an error, not silently ignored
-
-
 def test_plots(tmp_path):
     from sign_translation.plotting import frames_from_pixel_values, plot_attention, plot_training_curves
 

@@ -97,7 +97,7 @@ def plot_attention(
     strip_height = width * strip.shape[0] / strip.shape[1]
     figure = _new_figure(width + 1.6, strip_height + 0.28 * rows + 1.4)
     grid = figure.add_gridspec(2, 1, height_ratios=[strip_height, 0.28 * rows + 0.4], hspace=0.08,
-                               left=0.14, right=0.98, top=0.9 if title else 0.97, bottom=0.12)
+                               left=0.12, right=0.9, top=0.9 if title else 0.97, bottom=0.12)
     top = figure.add_subplot(grid[0])
     top.imshow(strip, extent=(0, steps, 0, 1), aspect="auto", interpolation="nearest")
     top.set_xticks([])
@@ -110,7 +110,7 @@ def plot_attention(
         image = bottom.imshow(weights, extent=(0, steps, rows, 0), aspect="auto", cmap="magma", vmin=0.0,
                               interpolation="nearest")
         bottom.set_yticks(np.arange(rows) + 0.5, labels=words, fontsize=9)
-        figure.colorbar(image, ax=[top, bottom], fraction=0.02, pad=0.01, label="attention")
+        figure.colorbar(image, ax=[top, bottom], fraction=0.02, pad=0.01, label="attention", format="%.2f")
     else:
         bottom.text(steps / 2, 0.5, "no words generated", ha="center", va="center")
         bottom.set_yticks([])

@@ -52,6 +52,14 @@ class DemoInputError(ValueError):
     """An upload the demo refuses; its message is shown in the page."""
 
 
+def _ffmpeg_reason(err: BaseException, path: str) -> str:
+    """The useful end of a torchcodec error ("Invalid data found when processing input"), without source paths."""
+    text = " ".join(str(err).split())
+    if path in text:
+        text = text.split(path, 1)[1].strip(" :,")
+    return text or type(err).__name__
+
+
 def _load_translator(model: str, device: str | None = None, trust_remote_code: bool | None = None, **kwargs):
     from transformers import pipeline
 
@@ -113,8 +121,8 @@ class SignTranslationDemo:
             metadata = VideoDecoder(path, seek_mode="approximate").metadata
         except Exception as err:  # torchcodec raises ValueError/RuntimeError for anything FFmpeg cannot open
             raise DemoInputError(
-                f"{name} is not a video FFmpeg can read (upload an mp4, webm, mov, mkv or avi file): "
-                f"{str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}"
+                f"{name} is not a video that FFmpeg can read ({_ffmpeg_reason(err, path)}). Upload an mp4, webm, "
+                "mov, mkv or avi file."
             ) from err
         duration = metadata.duration_seconds
         if duration is None and metadata.num_frames and metadata.average_fps:
