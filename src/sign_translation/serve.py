@@ -91,7 +91,8 @@ class SignTranslationDemo:
         self.translator = model if hasattr(model, "preprocess") else _load_translator(
             str(model), device=device, trust_remote_code=trust_remote_code
         )
-        self.model_name = str(getattr(self.translator.model, "name_or_path", "") or model)
+        name = str(getattr(self.translator.model, "name_or_path", "") or model)
+        self.model_name = Path(name).name if os.path.isdir(name) else name  # a folder's name, not a local path
         self.examples = [str(Path(p).resolve()) for p in examples]
         missing = [p for p in self.examples if not Path(p).is_file()]
         if missing:
