@@ -138,6 +138,15 @@ def _series(log_history: Sequence[Mapping], suffix: str, exclude_prefix: str = "
     return series
 
 
+def _legend(key: str) -> str:
+    """'loss' → train; 'eval_bleu4' → the evaluations during training (the Trainer's eval set, the dev split);
+    'dev_bleu4' / 'test_bleu4' → the final evaluation of that split."""
+    if key == "loss":
+        return "train"
+    prefix = key.rsplit("_", 1)[0]
+    return "eval during training" if prefix == "eval" else f"{prefix} (final)"
+
+
 def plot_training_curves(log_history: Sequence[Mapping], path: str | os.PathLike, title: str | None = None
                          ) -> Path | None:
     """Training loss (and eval losses) and BLEU-4 on the evaluated splits against the optimizer step, from a
@@ -152,8 +161,7 @@ def plot_training_curves(log_history: Sequence[Mapping], path: str | os.PathLike
     for number, (label, series) in enumerate(panels, start=1):
         axes = figure.add_subplot(1, len(panels), number)
         for key, (steps, values) in sorted(series.items()):
-            axes.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3,
-                      label="train" if key == "loss" else key.removesuffix("_" + label.lower().replace("-", "")))
+            axes.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=_legend(key))
         axes.set_xlabel("step")
         axes.set_ylabel(label)
         axes.grid(alpha=0.3)
