@@ -123,3 +123,12 @@ def test_plots(tmp_path):
     curves = plot_training_curves(history, tmp_path / "curves.png")
     assert Image.open(curves).format == "PNG"
     assert plot_training_curves([{"step": 1, "learning_rate": 1.0}], tmp_path / "none.png") is None
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    from sign_translation.modeling import llm_bridge
+
+    result = doctest.testmod(llm_bridge, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0
