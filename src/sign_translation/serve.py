@@ -143,7 +143,7 @@ class SignTranslationDemo:
 
         path = self.check_upload(path)
         translator = self.translator
-        preprocess_params, forward_params, postprocess_params = translator._sanitize_parameters(return_attention=True)
+        preprocess_params, forward_params, postprocess_params = self._pipeline_parameters()
         start = time.perf_counter()
         try:
             inputs = translator.preprocess(path, **{**translator._preprocess_params, **preprocess_params})
@@ -156,6 +156,7 @@ class SignTranslationDemo:
         finished = time.perf_counter()
         length = int(inputs["video_mask"][0].sum())
         result.update(decode_seconds=decoded - start, inference_seconds=finished - decoded, num_frames=length)
+        result.setdefault("attention", [])
         if plot:
             video_processor = translator.processor.video_processor
             frames = frames_from_pixel_values(
@@ -165,6 +166,18 @@ class SignTranslationDemo:
             result["plot_path"] = str(plot_attention(frames, result["attention"], target,
                                                      title=result["translation_text"] or "(empty translation)"))
         return result
+
+    def _pipeline_parameters(self) -> tuple[dict, dict, dict]:
+        """The pipeline's parameters with `return_attention=True`, or without it for a checkpoint whose shipped
+        (remote) code predates attention output: then the page shows the translation and frames only."""
+        translator = self.translator
+        if hasattr(translator.model, "visual_attention"):
+            try:
+                return translator._sanitize_parameters(return_attention=True)
+            except TypeError:
+                pass
+        logger.warning("this checkpoint's code has no attention output: the page shows no heat map")
+        return translator._sanitize_parameters()
 
     def handle(self, video: str | None) -> tuple[str, str, str | None]:
         """The page's callback: (translation, status line, plot path). Never raises for a bad upload."""
@@ -297,6 +310,9 @@ def write_space(checkpoint: str | os.PathLike, folder: str | os.PathLike, exampl
         shutil.rmtree(model_dir)
     shutil.copytree(checkpoint, model_dir, ignore=shutil.ignore_patterns("checkpoint-*", "runs", "*.bin.tmp",
                                                                           "optimizer.pt", "scheduler.pt", "rng_state*"))
+    from .hub import add_pipeline_files  # only where the package is installed (never inside a Space)
+
+    add_pipeline_files(model_dir)  # the current pipeline code (attention output) even for an older checkpoint
     example_dir = folder / "examples"
     example_dir.mkdir(exist_ok=True)
     for example in examples:
