@@ -1,6 +1,7 @@
 """Every training run draws its curves (training_curves.png beside results.json, shown in the model card) and logs
 to TensorBoard when it is installed; `-q` silences the progress bars."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,18 @@ def test_quiet_silences_every_progress_bar(monkeypatch):
     finally:
         set_quiet(False)
     assert not is_quiet() and datasets.is_progress_bar_enabled()
+
+
+def test_cli_quiet_flag_restores_the_callers_settings(monkeypatch, real_videos, tmp_path, capsys):
+    import datasets
+
+    from sign_translation.cli import main
+    from sign_translation.progress import is_quiet, quiet_progress
+
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    datasets.enable_progress_bars()
+    with quiet_progress(True):
+        assert is_quiet() and os.environ["TQDM_DISABLE"] == "1" and not datasets.is_progress_bar_enabled()
+    assert not is_quiet() and "TQDM_DISABLE" not in os.environ and datasets.is_progress_bar_enabled()
+    assert main(["-q", "translate", "--model", str(tmp_path / "missing"), str(real_videos["SOUP.mp4"])]) == 2
+    assert not is_quiet() and "TQDM_DISABLE" not in os.environ

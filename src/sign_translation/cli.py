@@ -524,12 +524,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("sign_translation").setLevel(logging.WARNING if args.quiet else logging.INFO)
-    if args.quiet:
-        from .progress import set_quiet
+    from .progress import quiet_progress
 
-        set_quiet(True)  # no progress bars either
     try:
-        return args.func(args)
+        with quiet_progress(args.quiet):  # -q: no progress bars either
+            return args.func(args)
     except SignInputError as err:
         print(f"sign-translation {args.command}: error: {err}", file=sys.stderr)
         return 2

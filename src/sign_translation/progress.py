@@ -8,6 +8,7 @@ made anywhere else in the process stay off too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterable
@@ -47,6 +48,33 @@ def is_quiet() -> bool:
     return _quiet
 
 
+@contextlib.contextmanager
+def quiet_progress(quiet: bool = True):
+    """`set_quiet(quiet)` for the duration of a block, then everything as it was (the CLI's `main` can run inside
+    another program, e.g. a test, that has its own settings)."""
+    import datasets
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+    from transformers.utils import logging as transformers_logging
+
+    if not quiet:
+        yield
+        return
+    before = (_quiet, os.environ.get("TQDM_DISABLE"), datasets.is_progress_bar_enabled(),
+              transformers_logging.is_progress_bar_enabled(), are_progress_bars_disabled())
+    set_quiet(True)
+    try:
+        yield
+    finally:
+        globals()["_quiet"] = before[0]
+        if before[1] is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = before[1]
+        (datasets.enable_progress_bars if before[2] else datasets.disable_progress_bars)()
+        (transformers_logging.enable_progress_bar if before[3] else transformers_logging.disable_progress_bar)()
+        (disable_progress_bars if before[4] else enable_progress_bars)()
+
+
 def progress_bar(iterable: Iterable | None = None, total: int | None = None, desc: str | None = None,
                  unit: str = "it", disable: bool | None = None, **kwargs):
     """A tqdm bar on stderr (counts, rate, ETA). `disable=None` shows it only on a terminal; `-q` always hides it."""
@@ -58,4 +86,4 @@ def progress_bar(iterable: Iterable | None = None, total: int | None = None, des
                 **kwargs)
 
 
-__all__ = ["is_quiet", "progress_bar", "set_quiet"]
+__all__ = ["is_quiet", "progress_bar", "quiet_progress", "set_quiet"]
