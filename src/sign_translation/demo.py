@@ -154,21 +154,35 @@ def _train_fla_llm(settings: DemoSettings, out: Path, common: dict, steps: int):
     return stage1, stage2, ("stage1", "stage2")
 
 
-def _train_mmslt(settings: DemoSettings, out: Path, corpus, common: dict, steps: int):
-    from .processing import DescriptionEncoder, descriptions_from_corpus, encode_descriptions
+def synthetic_description_encoder(texts: list[str], fallback_dir: Path):
+    """The description encoder for the synthetic corpus: the pretrained all-MiniLM-L6-v2 sentence encoder (mean
+    pooling, 384-d) when its offline package is installed (`make test`/`make demo` install it), else a small
+    randomly initialised BERT-like encoder built in `fallback_dir` (a warning says so)."""
+    from .modeling.pretrained_sources import PretrainedSourceError
+    from .processing import DescriptionEncoder
+
+    try:
+        return DescriptionEncoder.from_pretrained("minilm-l6")
+    except PretrainedSourceError as error:
+        logger.warning("%s; embedding descriptions with a small random encoder instead", error)
     from .tokenization import build_offline_text_encoder
+
+    if not (fallback_dir / "config.json").is_file():
+        build_offline_text_encoder(texts, str(fallback_dir))
+    return DescriptionEncoder.from_pretrained(str(fallback_dir))
+
+
+def _train_mmslt(settings: DemoSettings, out: Path, corpus, common: dict, steps: int):
+    from .processing import descriptions_from_corpus, encode_descriptions
     from .train_scripts.run_mmslt import main as mmslt_main
 
-    _say(f"[2/{steps}] sign descriptions: the corpus's per-frame descriptions (stand-in for the MLLM's), embedded "
-         "with a small offline text encoder (stand-in for bert-base-cased)")
     t = time.time()
     descriptions = descriptions_from_corpus(corpus, out / "descriptions" / "descriptions")
     texts = sorted({d for split in corpus.values() for row in split["descriptions"] for d in row})
-    encoder_dir = out / "descriptions" / "text_encoder"
-    if not (encoder_dir / "config.json").is_file():
-        build_offline_text_encoder(texts, str(encoder_dir))
-    embeddings = encode_descriptions(DescriptionEncoder.from_pretrained(str(encoder_dir)), descriptions,
-                                     out / "descriptions" / "embeddings")
+    encoder = synthetic_description_encoder(texts, out / "descriptions" / "text_encoder")
+    _say(f"[2/{steps}] sign descriptions: the corpus's per-frame descriptions (stand-in for the MLLM's), embedded "
+         f"with {encoder.name_or_path} ({encoder.pooling} pooling; the paper: bert-base-cased [CLS])")
+    embeddings = encode_descriptions(encoder, descriptions, out / "descriptions" / "embeddings")
     _say(f"      done in {time.time() - t:.0f} s: {len(embeddings)} videos, {len(texts)} distinct descriptions, "
          f"{embeddings.dim}-d embeddings")
     _say(f"[3/{steps}] stage 1, multimodal-language pre-training: video ↔ sentence (InfoNCE) + description mapper (MSE)")

@@ -551,6 +551,28 @@ def _language_metadata(language, dataset: DatasetInfo | None, config: dict) -> l
 
 
 # ---------------------------------------------------------------------------------------------- rendering
+def pretrained_weight_sources(config: Mapping) -> list[dict]:
+    """Where the checkpoint's pretrained weights came from: the provenance records (offline model package, version,
+    sha256, GGUF dequantization) that converted LLMs and offline description encoders leave in the config."""
+    from .modeling.pretrained_sources import PROVENANCE_KEY
+
+    found: dict[str, dict] = {}
+
+    def walk(value) -> None:
+        if isinstance(value, Mapping):
+            record = value.get(PROVENANCE_KEY)
+            if isinstance(record, Mapping):
+                found.setdefault(str(record.get("sha256")), dict(record))
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(config)
+    return list(found.values())
+
+
 def _template_path() -> Path:
     return Path(str(resources.files("sign_translation.model_cards").joinpath(TEMPLATE_NAME)))
 
@@ -638,9 +660,12 @@ def render_model_card(
                     metric_args=metric_args or None,
                 ))
 
+    weight_sources = pretrained_weight_sources(config)
     if base_model is None:
         llm = (stage_args.get(2) or {}).get("llm_name_or_path")
         base_model = llm if isinstance(llm, str) and _looks_like_hub_id(llm) else None
+    if base_model is None and weight_sources:  # offline packages name the Hub model they were made from
+        base_model = [s["upstream"] for s in weight_sources if _looks_like_hub_id(str(s.get("upstream", "")))] or None
     method_tag = [method.tag] if method else ([model_type.replace("_", "-")] if model_type else [])
     card_data = ModelCardData(
         language=_language_metadata(language, dataset, config),
@@ -704,6 +729,7 @@ def render_model_card(
         "base_model_ids": [base_model] if isinstance(base_model, str) else list(base_model or []),
         "transformers_version": config.get("transformers_version"),
         "training_curves": training_curves,  # relative path of the loss / BLEU-4 PNG in the repo
+        "weight_sources": weight_sources,
     }
     card = ModelCard.from_template(card_data, template_path=str(template_path or _template_path()), **template_vars)
     # Optional template blocks leave runs of blank lines behind; Markdown needs one.

@@ -95,6 +95,14 @@ def generation_token_ids(tokenizer, is_encoder_decoder: bool = True) -> dict:
     return ids
 
 
+def ensure_pad_token(tokenizer):
+    """Decoder-only LLM tokenizers often have no padding token (GPT-2, SmolLM2 base, Llama): batches of sentences
+    then cannot be padded. Use the end-of-sequence token, as is usual; padded positions are masked (labels -100)."""
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def build_offline_text_encoder(
     texts: Iterable[str],
     output_dir: str,
@@ -132,4 +140,4 @@ def build_offline_text_encoder(
     return output_dir
 
 
-__all__ = ["build_offline_text_encoder", "generation_token_ids", "train_mbart_tokenizer", "train_unigram_vocab"]
+__all__ = ["build_offline_text_encoder", "ensure_pad_token", "generation_token_ids", "train_mbart_tokenizer", "train_unigram_vocab"]
