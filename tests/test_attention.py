@@ -20,8 +20,9 @@ VIDEO = torch.Generator().manual_seed(0)
 
 def _model(kind: str):
     torch.manual_seed(0)
-    if kind == "mmslt":
-        return MMSLTForConditionalGeneration(MMSLTConfig.tiny(vocab_size=99)).eval()
+    if kind.startswith("mmslt"):
+        llm = "causal" if kind.endswith("causal") else "mbart"
+        return MMSLTForConditionalGeneration(MMSLTConfig.tiny(vocab_size=99, llm=llm)).eval()
     if kind == "stage1":
         return FlaLlmForVisualInitialization(FlaLlmConfig.tiny(vocab_size=99)).eval()
     return FlaLlmForConditionalGeneration(FlaLlmConfig.tiny(vocab_size=99, llm=kind)).eval()
@@ -34,7 +35,7 @@ def _batch(lengths=(13, 9)):
     return video * mask[:, :, None, None, None], mask
 
 
-@pytest.mark.parametrize("kind", ["mbart", "mt5", "causal", "mmslt", "stage1"])
+@pytest.mark.parametrize("kind", ["mbart", "mt5", "causal", "mmslt", "mmslt_causal", "stage1"])
 def test_visual_attention_sums_to_one_over_real_frames_and_ignores_batching(kind):
     model = _model(kind)
     video, mask = _batch()
