@@ -8,6 +8,11 @@
 
 Loss: token cross-entropy with label smoothing (0.2 in GFSLT/FLa-LLM/MMSLT), summed and divided by the number of
 target tokens — or by the Trainer's `num_items_in_batch`, which keeps it exact under gradient accumulation.
+
+What the model looked at (`visual_attention`): the LM's attention from each generated token to the visual prefix
+(seq2seq: decoder→encoder cross-attention; decoder-only: self-attention onto the prefix positions), averaged over
+layers and heads, renormalised over the real prefix steps and mapped from the prefix's T' steps back to the
+processor's T sampled frames (`visual_frame_map`).
 """
 
 from __future__ import annotations
@@ -97,8 +102,24 @@ class VisualPrefixLMMixin:
         decoder_input_ids: torch.Tensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
         num_items_in_batch=None,
+        output_attentions: bool | None = None,
+    ):
+        """Run the LM on the visual prefix; `output_attentions` (default: `config.output_attentions`) adds the LM's
+        attention maps to the output (`cross_attentions` etc. for seq2seq, `attentions` for decoder-only)."""
+        if output_attentions is None:
+            output_attentions = bool(getattr(self.config, "output_attentions", False))
+        with self._attention_maps(output_attentions):
+            return self._language_model_forward(
+                prefix, prefix_mask, labels, decoder_input_ids, decoder_attention_mask, num_items_in_batch,
+                output_attentions,
+            )
+
+    def _language_model_forward(
+        self, prefix, prefix_mask, labels, decoder_input_ids, decoder_attention_mask, num_items_in_batch,
+        output_attentions,
     ):
         lm = self.language_model
+        extra = {"output_attentions": True} if output_attentions else {}
         if lm.config.is_encoder_decoder:
             if decoder_input_ids is None and labels is not None:
                 decoder_input_ids = self._decoder_inputs_from_labels(labels)
@@ -108,20 +129,41 @@ class VisualPrefixLMMixin:
                 decoder_input_ids=decoder_input_ids,
                 decoder_attention_mask=decoder_attention_mask,
                 use_cache=False,
+                **extra,
             )
             loss = None
             if labels is not None:
                 loss = label_smoothed_loss(outputs.logits, labels, self.config.label_smoothing, num_items_in_batch)
             return Seq2SeqLMOutput(
-                loss=loss, logits=outputs.logits, encoder_last_hidden_state=outputs.encoder_last_hidden_state
+                loss=loss,
+                logits=outputs.logits,
+                encoder_last_hidden_state=outputs.encoder_last_hidden_state,
+                encoder_attentions=outputs.encoder_attentions,
+                decoder_attentions=outputs.decoder_attentions,
+                cross_attentions=outputs.cross_attentions,
             )
         embeds, mask, targets = self._causal_sequence(prefix, prefix_mask, labels)
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-        outputs = lm(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, use_cache=False)
+        outputs = lm(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, use_cache=False, **extra)
         loss = None
         if targets is not None:
             loss = label_smoothed_loss(outputs.logits, targets, self.config.label_smoothing, num_items_in_batch)
-        return CausalLMOutputWithPast(loss=loss, logits=outputs.logits)
+        return CausalLMOutputWithPast(loss=loss, logits=outputs.logits, attentions=outputs.attentions)
+
+    @contextlib.contextmanager
+    def _attention_maps(self, wanted: bool):
+        """Fused attention kernels (sdpa, flash) return no weights: run the LM with eager attention while maps are
+        wanted, then switch back (same math, so outputs do not change beyond float rounding)."""
+        lm = self.language_model
+        current = getattr(lm.config, "_attn_implementation", None)
+        if not wanted or current in (None, "eager"):
+            yield
+            return
+        lm.set_attn_implementation("eager")
+        try:
+            yield
+        finally:
+            lm.set_attn_implementation(current)
 
     def _decoder_inputs_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
         """The LM's own right-shift (mBART moves the language code to the front, T5/Marian prepend the start id)."""
@@ -181,6 +223,10 @@ class VisualPrefixLMMixin:
         generation_config = copy.deepcopy(generation_config if generation_config is not None else self.generation_config)
         asked_max_length = kwargs.get("max_length") is not None and kwargs.get("max_new_tokens") is None
         kwargs = generation_config.update(**kwargs)  # generation fields go into the config, the rest stays kwargs
+        with self._attention_maps(bool(generation_config.output_attentions)):
+            return self._generate_from_prefix(prefix, prefix_mask, generation_config, asked_max_length, **kwargs)
+
+    def _generate_from_prefix(self, prefix, prefix_mask, generation_config, asked_max_length: bool, **kwargs):
         lm = self.language_model
         if asked_max_length and not lm.config.is_encoder_decoder:
             # a decoder-only LM counts the visual prefix in max_length; callers mean the sentence's length
@@ -204,6 +250,111 @@ class VisualPrefixLMMixin:
         return lm.generate(inputs_embeds=embeds, attention_mask=mask, generation_config=generation_config, **kwargs)
 
     _visual_input_names = ("visual_features",)
+
+    # ------------------------------------------------------------------ what the model looked at
+    def visual_frame_map(self, video_mask: torch.Tensor, prefix_mask: torch.Tensor) -> torch.Tensor:
+        """(B,T',T): how each of the T' visual prefix steps spreads over the T input frames; rows of real steps sum
+        to one over real frames, everything else is zero.
+
+        A length-preserving front end (FLa-LLM's local temporal module) maps step t to frame t. A downsampling one
+        (MMSLT's `temporal_conv`, ~T/4) spreads each step evenly over its receptive field (`frame_map`)."""
+        temporal = getattr(self, "temporal_conv", None)
+        if temporal is not None and hasattr(temporal, "frame_map"):
+            return temporal.frame_map(video_mask.sum(1), video_mask.shape[1], prefix_mask.shape[1]).to(prefix_mask.device)
+        if prefix_mask.shape[1] != video_mask.shape[1] or not torch.equal(prefix_mask.sum(1), video_mask.sum(1)):
+            raise ValueError(
+                f"{type(self).__name__}: the visual prefix has {prefix_mask.sum(1).tolist()} steps for "
+                f"{video_mask.sum(1).tolist()} frames and no `temporal_conv.frame_map` to map one onto the other"
+            )
+        eye = torch.eye(video_mask.shape[1], device=video_mask.device)
+        return eye[None] * video_mask[:, :, None].to(eye.dtype)  # (B,T,T)
+
+    @torch.no_grad()
+    def visual_attention(
+        self,
+        sequences: torch.Tensor,
+        pixel_values_videos: torch.Tensor | None = None,
+        video_mask: torch.Tensor | None = None,
+        **visual_kwargs,
+    ) -> torch.Tensor:
+        """Per generated token, its attention weight over the video's T time steps (the processor's sampled frames).
+
+        Args:
+            sequences: (B,L) token ids returned by `generate` for these videos (any decoding: the final hypothesis
+                is re-run teacher-forced, which gives exactly the attention it was generated with).
+            pixel_values_videos, video_mask: the same visual inputs that were given to `generate`.
+
+        Returns:
+            (B,L,T) float: row l is the weight the LM put on each frame while producing `sequences[:, l]`, averaged
+            over layers and heads; each row sums to one over the real frames and is zero on padded frames. Rows of
+            tokens that were not generated (the seq2seq decoder start token, padding after EOS) are all zero.
+
+        Example:
+        ```python
+        >>> import torch
+        >>> from sign_translation import FlaLlmConfig, FlaLlmForConditionalGeneration
+        >>> model = FlaLlmForConditionalGeneration(FlaLlmConfig.tiny(vocab_size=99)).eval()
+        >>> video, mask = torch.randn(1, 6, 3, 16, 16), torch.ones(1, 6, dtype=torch.long)
+        >>> ids = model.generate(pixel_values_videos=video, video_mask=mask, max_new_tokens=3, num_beams=1)
+        >>> weights = model.visual_attention(ids, video, mask)
+        >>> tuple(weights.shape) == (1, ids.shape[1], 6), torch.allclose(weights[0, 1:].sum(-1), torch.ones(ids.shape[1] - 1))
+        (True, True)
+
+        ```
+        """
+        if video_mask is None:
+            raise ValueError("visual_attention needs the video_mask (B,T) that was given to generate")
+        prefix, prefix_mask = self.visual_prefix(pixel_values_videos, video_mask, **visual_kwargs)  # (B,T',D), (B,T')
+        lm = self.language_model
+        sequences = sequences.to(prefix.device)
+        pad_id = lm.config.pad_token_id if lm.config.pad_token_id is not None else -1
+        eos = lm.generation_config.eos_token_id if lm.generation_config.eos_token_id is not None else lm.config.eos_token_id
+        eos_ids = torch.tensor(eos if isinstance(eos, list) else [] if eos is None else [eos], device=sequences.device)
+        with self._attention_maps(True):
+            if lm.config.is_encoder_decoder:
+                # decoder input sequences[:, :l] produced sequences[:, l]: the row of position l-1
+                out = lm(inputs_embeds=prefix, attention_mask=prefix_mask, decoder_input_ids=sequences[:, :-1],
+                         use_cache=False, output_attentions=True)
+                maps = torch.stack(out.cross_attentions).float().mean(dim=(0, 2))  # (B, L-1, T')
+                weights = torch.cat([maps.new_zeros(maps.shape[0], 1, maps.shape[-1]), maps], dim=1)  # (B,L,T')
+                generated = torch.ones_like(sequences, dtype=torch.bool)
+                generated[:, 0] = False  # the decoder start token
+            else:
+                weights, prefix_mask = self._causal_prefix_attention(prefix, prefix_mask, sequences)
+                generated = torch.ones_like(sequences, dtype=torch.bool)
+        # tokens after the first end-of-sentence are padding, not generated
+        is_eos = torch.isin(sequences, eos_ids) if eos_ids.numel() else torch.zeros_like(generated)
+        is_eos &= generated  # mBART starts decoding from </s>: that one ends nothing
+        after_eos = (is_eos.long().cumsum(1) - is_eos.long()) > 0
+        generated &= ~after_eos & ((sequences != pad_id) | is_eos)
+        weights = weights * prefix_mask[:, None, :].to(weights.dtype)
+        weights = weights / weights.sum(-1, keepdim=True).clamp(min=1e-12)
+        frames = weights @ self.visual_frame_map(video_mask, prefix_mask).to(weights.dtype)  # (B,L,T)
+        return frames * generated[..., None].to(frames.dtype)
+
+    def _causal_prefix_attention(self, prefix, prefix_mask, sequences):
+        """Decoder-only LM: [left-padded prefix ; generated tokens]; the weight that the position predicting token l
+        puts on each prefix step, back in the prefix's own (right-padded) layout."""
+        lengths = prefix_mask.sum(1)
+        width = int(lengths.max())
+        batch, steps = prefix_mask.shape
+        embeds = prefix.new_zeros(batch, width, prefix.shape[-1])
+        mask = prefix_mask.new_zeros(batch, width)
+        for i, length in enumerate(lengths.tolist()):
+            embeds[i, width - length :] = prefix[i][prefix_mask[i].bool()]
+            mask[i, width - length :] = 1
+        tokens = self.language_model.get_input_embeddings()(sequences[:, :-1])
+        embeds = torch.cat([embeds, tokens], dim=1)
+        mask = torch.cat([mask, mask.new_ones(sequences[:, :-1].shape)], dim=1)
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.language_model(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids,
+                                  use_cache=False, output_attentions=True)
+        maps = torch.stack(out.attentions).float().mean(dim=(0, 2))  # (B, W+L-1, W+L-1)
+        rows = maps[:, width - 1 :, :width]  # position width-1+l predicts token l; columns: the prefix   (B,L,W)
+        weights = rows.new_zeros(batch, rows.shape[1], steps)
+        for i, length in enumerate(lengths.tolist()):
+            weights[i, :, prefix_mask[i].bool()] = rows[i, :, width - length :]
+        return weights, prefix_mask
 
 
 __all__ = ["VisualPrefixLMMixin", "inject_lora", "label_smoothed_loss", "lora_disabled", "lora_layers"]

@@ -116,7 +116,8 @@ class FlaLlmForVisualInitialization(VisualPrefixLMMixin, FlaLlmPreTrainedModel, 
             raise ValueError("FlaLlmForVisualInitialization needs pixel_values_videos (B,T,C,H,W) and video_mask (B,T)")
         prefix, mask = self.visual_prefix(pixel_values_videos, video_mask)
         return self.language_model_forward(
-            prefix, mask, labels, decoder_input_ids, decoder_attention_mask, kwargs.get("num_items_in_batch")
+            prefix, mask, labels, decoder_input_ids, decoder_attention_mask, kwargs.get("num_items_in_batch"),
+            output_attentions=kwargs.get("output_attentions"),
         )
 
 
@@ -219,7 +220,8 @@ class FlaLlmForConditionalGeneration(VisualPrefixLMMixin, FlaLlmPreTrainedModel,
     ):
         prefix, mask = self.visual_prefix(pixel_values_videos, video_mask, visual_features=visual_features)
         return self.language_model_forward(
-            prefix, mask, labels, decoder_input_ids, decoder_attention_mask, kwargs.get("num_items_in_batch")
+            prefix, mask, labels, decoder_input_ids, decoder_attention_mask, kwargs.get("num_items_in_batch"),
+            output_attentions=kwargs.get("output_attentions"),
         )
 
     @classmethod

@@ -311,7 +311,8 @@ class MMSLTForConditionalGeneration(VisualPrefixLMMixin, MMSLTPreTrainedModel, G
     ):
         prefix, mask = self.visual_prefix(pixel_values_videos, video_mask, visual_features)
         return self.language_model_forward(
-            prefix, mask, labels, decoder_input_ids, decoder_attention_mask, kwargs.get("num_items_in_batch")
+            prefix, mask, labels, decoder_input_ids, decoder_attention_mask, kwargs.get("num_items_in_batch"),
+            output_attentions=kwargs.get("output_attentions"),
         )
 
     @classmethod

@@ -185,6 +185,26 @@ class TemporalConv(nn.Module):
         lengths = self.padded_lengths(lengths)
         return torch.clamp(torch.div(torch.div(lengths - shrink, 2, rounding_mode="floor") - shrink, 2, rounding_mode="floor"), min=0)
 
+    def frame_map(self, lengths: torch.Tensor, num_frames: int, num_steps: int | None = None) -> torch.Tensor:
+        """(B, T', T): each valid output step spread evenly over the input frames of its receptive field.
+
+        Output step j reads (edge-padded) input positions 4j … 4j+3(k-1)+3 (two convs of width k, two pools of 2);
+        with edge padding, position p is frame clamp(p - 2(k-1), 0, length-1), so a clip's first and last frames
+        weigh more where they were replicated. Rows of valid steps sum to one; padding rows/columns are zero. Used to
+        show which frames an attention over the T' steps points at."""
+        out_lengths = self.output_lengths(lengths)
+        num_steps = int(out_lengths.max()) if num_steps is None else num_steps
+        span = 3 * (self.kernel_size - 1) + 4
+        front = 2 * (self.kernel_size - 1) if self.edge_padding else 0
+        steps = torch.arange(num_steps, device=lengths.device)
+        positions = 4 * steps[:, None] + torch.arange(span, device=lengths.device)[None, :]  # (T', span)
+        frames = (positions[None] - front).clamp(min=0)
+        frames = torch.minimum(frames, (lengths - 1).clamp(min=0)[:, None, None])  # (B, T', span)
+        weights = torch.zeros(len(lengths), num_steps, max(num_frames, 1), device=lengths.device)
+        weights.scatter_add_(2, frames.clamp(max=num_frames - 1), torch.full(frames.shape, 1.0 / span, device=lengths.device))
+        valid = lengths_to_mask(out_lengths, num_steps)[..., None].to(weights.dtype)  # (B, T', 1)
+        return weights[..., :num_frames] * valid
+
     def pad_edges(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Replicate first/last valid step: (B,T,D) → (B, max padded length, D)."""
         front = 2 * (self.kernel_size - 1)

@@ -406,6 +406,8 @@ def _unique_names(parts: list, name_column: str, needed: Iterable[str]) -> list[
 def _progress(total: int, desc: str, disable: bool | None):
     from tqdm.auto import tqdm
 
+    if os.environ.get("TQDM_DISABLE"):  # the CLI's -q (sign_translation.progress.set_quiet) sets it
+        disable = True
     return tqdm(total=total, desc=desc, unit="video", disable=disable)
 
 

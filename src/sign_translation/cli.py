@@ -1,6 +1,8 @@
 """The `sign-translation` command line: one sub-command per task.
 
     sign-translation translate --model DIR_OR_REPO VIDEO...     videos → one JSON line per video
+                     [--plot DIR]                                  + a PNG per video: attention over its frames
+    sign-translation serve --model DIR_OR_REPO [--port 7860]     the web demo (Gradio) on http://127.0.0.1:7860
     sign-translation evaluate --model DIR_OR_REPO --data-dir D  BLEU-1..4 / ROUGE-L on a dataset split
     sign-translation push DIR --repo-id ID                      a checkpoint folder → the Hub
     sign-translation synth OUTPUT_DIR [...]                     render the synthetic sign language corpus
@@ -340,6 +342,9 @@ def _add_translate_command(subparsers) -> None:
     parser.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or frame folders")
     _add_model_arguments(parser)
     parser.add_argument("--output", type=Path, default=None, help="also write the JSON lines to this file")
+    parser.add_argument("--plot", type=Path, default=None, metavar="DIR",
+                        help="also draw, per video, its sampled frames with a heat map of where the model looked for "
+                             "each word (DIR/<video name>.attention.png)")
     parser.set_defaults(func=translate_command)
 
 
@@ -353,22 +358,23 @@ class _StopBatch(Exception):
 
 def translate_videos(translator, videos: Sequence, batch_size: int, fail_fast: bool = False,
                      on_result: Callable | None = None, on_error: Callable | None = None,
-                     names: Sequence[str] | None = None) -> tuple[list, list[tuple[str, str]]]:
+                     names: Sequence[str] | None = None, **pipeline_kwargs) -> tuple[list, list[tuple[str, str]]]:
     """Translate `videos` in batches; a bad video never costs the others their translation.
 
     A batch that fails on bad input is retried video by video, so every good video is translated and every bad
     one is reported by name with its reason. Returns (translations — None where a video failed —, failures
-    [(name, reason)]). `on_result(index, text)` is called as soon as each translation exists (so it can be
-    written at once); with `fail_fast` the first bad video stops the run after reporting it.
+    [(name, reason)]). `on_result(index, output)` gets the pipeline's output dict as soon as each translation exists
+    (so it can be written at once); with `fail_fast` the first bad video stops the run after reporting it.
+    `pipeline_kwargs` go to every pipeline call (e.g. `return_attention=True`).
     """
     names = list(names) if names is not None else [str(v) for v in videos]
     results: list = [None] * len(videos)
     failures: list[tuple[str, str]] = []
 
-    def done(index: int, text: str) -> None:
-        results[index] = text
+    def done(index: int, output: dict) -> None:
+        results[index] = output["translation_text"]
         if on_result:
-            on_result(index, text)
+            on_result(index, output)
 
     def failed(index: int, err: Exception) -> None:
         failures.append((names[index], str(err)))
@@ -377,23 +383,24 @@ def translate_videos(translator, videos: Sequence, batch_size: int, fail_fast: b
         if fail_fast:
             raise _StopBatch
 
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
-    progress = tqdm(total=len(videos), unit="video", disable=len(videos) < 4, file=sys.stderr)
+    progress = progress_bar(total=len(videos), unit="video", desc="translating",
+                            disable=True if len(videos) < 4 else None)
     try:
         for start in range(0, len(videos), batch_size):
             chunk = list(range(start, min(start + batch_size, len(videos))))
             try:
-                outputs = translator([videos[i] for i in chunk], batch_size=batch_size)
+                outputs = translator([videos[i] for i in chunk], batch_size=batch_size, **pipeline_kwargs)
             except VIDEO_ERRORS:
                 outputs = None
             if outputs is not None:
                 for index, output in zip(chunk, outputs):
-                    done(index, output["translation_text"])
+                    done(index, output)
             else:  # find the bad one(s): each video alone
                 for index in chunk:
                     try:
-                        done(index, translator(videos[index])["translation_text"])
+                        done(index, translator(videos[index], **pipeline_kwargs))
                     except VIDEO_ERRORS as err:
                         failed(index, err)
             progress.update(len(chunk))
@@ -419,11 +426,17 @@ def _report_failures(command: str, failures: list[tuple[str, str]], total: int, 
 def translate_command(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_output_file(args.output, "--output")  # before loading anything: fail now, not after the work
+    if args.plot is not None:
+        check_output_dir(args.plot, "--plot")
     translator = _load_pipeline(args)
     out = open(args.output, "w", encoding="utf-8") if args.output else None  # noqa: SIM115 - closed below
 
-    def write(index: int, text: str) -> None:
-        line = json.dumps({"video": args.videos[index], "translation_text": text}, ensure_ascii=False)
+    def write(index: int, output: dict) -> None:
+        video = args.videos[index]
+        record = {"video": video, "translation_text": output["translation_text"]}
+        if args.plot:
+            record["plot"] = str(_plot_attention(translator, video, output, args.plot))
+        line = json.dumps(record, ensure_ascii=False)
         print(line, flush=True)
         if out:  # one complete line at a time, flushed: an interrupted run keeps every finished translation
             out.write(line + "\n")
@@ -433,11 +446,21 @@ def translate_command(args: argparse.Namespace) -> int:
         logger.error("%s: %s", name, err)
 
     try:
-        _, failures = translate_videos(translator, args.videos, args.batch_size, args.fail_fast, write, report)
+        _, failures = translate_videos(translator, args.videos, args.batch_size, args.fail_fast, write, report,
+                                       **({"return_attention": True} if args.plot else {}))
     finally:
         if out:
             out.close()
     return _report_failures("translate", failures, len(args.videos), args.fail_fast)
+
+
+def _plot_attention(translator, video: str, result: dict, folder: Path) -> Path:
+    """DIR/<video name>.attention.png: the sampled frames and, per word, where the model looked."""
+    from .plotting import plot_attention, video_frame_strip
+
+    frames = video_frame_strip(translator.processor, video)
+    target = folder / f"{Path(video.rstrip('/')).name}.attention.png"
+    return plot_attention(frames, result["attention"], target, title=result["translation_text"])
 
 
 def _add_evaluate_command(subparsers) -> None:
@@ -513,6 +536,10 @@ def _add_push_command(subparsers) -> None:
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--token", default=None, help="default: the logged-in token / HF_TOKEN")
     parser.add_argument("--dataset", default=None, help="dataset name for the card (phoenix14t, csl_daily, ...)")
+    parser.add_argument("--space", action="store_true",
+                        help="push a Gradio Space running the web demo with this checkpoint instead (--repo-id names "
+                             "the Space; see `serve --write-space`)")
+    parser.add_argument("--examples", nargs="*", default=[], metavar="VIDEO", help="with --space: example videos")
     parser.set_defaults(func=push_command)
 
 
@@ -523,6 +550,12 @@ def push_command(args: argparse.Namespace) -> int:
     if not (folder / "config.json").is_file():
         raise SignInputError(f"{folder}: not a checkpoint folder (no config.json)")
     add_pipeline_files(folder)
+    if args.space:
+        from .serve import push_space
+
+        info = push_space(folder, args.repo_id, examples=args.examples, token=args.token, private=args.private)
+        print(f"pushed a demo Space for {folder} → {getattr(info, 'commit_url', None) or args.repo_id}")
+        return 0
     card = {"model_id": args.repo_id, **({"dataset_name": args.dataset} if args.dataset else {})}
     try:
         info = push_checkpoint_to_hub(folder, args.repo_id, token=args.token, private=args.private, card_kwargs=card)
@@ -538,6 +571,60 @@ def push_command(args: argparse.Namespace) -> int:
             "pushed — check the network, HF_ENDPOINT and HF_HUB_OFFLINE, then run the same command again"
         ) from err
     print(f"pushed {folder} → {getattr(info, 'commit_url', None) or args.repo_id}")
+    return 0
+
+
+# --- serve --------------------------------------------------------------------------------------------------------
+
+
+def _add_serve_command(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="the web demo: translate uploaded or webcam videos in the browser (Gradio)",
+        description="Start a Gradio page that translates an uploaded video, a webcam recording or an example video, "
+                    "and shows the sampled frames, where the model looked for each word, and timings. The model is "
+                    "loaded once; requests queue. With --write-space, write a Hugging Face Space folder instead.",
+    )
+    _add_model_arguments(parser)
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1; 0.0.0.0 serves other machines)")
+    parser.add_argument("--port", type=int, default=7860, help="default 7860")
+    parser.add_argument("--examples", nargs="*", default=None, metavar="VIDEO",
+                        help="example videos listed under the upload box (default: the checkpoint's examples/ folder)")
+    parser.add_argument("--max-seconds", type=float, default=60.0, help="refuse longer videos (default 60)")
+    parser.add_argument("--max-megabytes", type=float, default=50.0, help="refuse larger uploads (default 50)")
+    parser.add_argument("--write-space", type=Path, default=None, metavar="DIR",
+                        help="write a Hugging Face Space folder (app.py, the checkpoint, examples) here and exit")
+    parser.set_defaults(func=serve_command)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    try:
+        from .serve import DemoLimits, SignTranslationDemo, write_space
+    except ImportError as err:
+        raise SignInputError(f"the web demo needs gradio and matplotlib: pip install 'sign-translation[demo]' ({err})"
+                             ) from err
+    try:
+        limits = DemoLimits(max_seconds=args.max_seconds, max_megabytes=args.max_megabytes)
+    except ValueError as err:
+        raise SignInputError(str(err)) from err
+    examples = args.examples
+    if examples is None:
+        folder = Path(args.model) / "examples"
+        examples = sorted(str(p) for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    missing = [e for e in examples if not Path(e).is_file()]
+    if missing:
+        raise SignInputError(f"--examples: {len(missing)} video(s) not found: {', '.join(missing[:5])}")
+    if args.write_space:
+        if not (Path(args.model) / "config.json").is_file():
+            raise SignInputError(f"--model {args.model}: --write-space needs a local checkpoint folder")
+        folder = write_space(args.model, args.write_space, examples=examples, limits=limits)
+        print(f"Space folder written to {folder}; upload it with: "
+              f"huggingface-cli upload --repo-type space YOUR_NAME/SPACE_NAME {folder} .")
+        return 0
+    translator = _load_pipeline(args)  # loaded once, with translate's checks (a bad --model fails here)
+    demo = SignTranslationDemo(translator, limits=limits, examples=examples)
+    logger.info("serving %s on http://%s:%d", args.model, args.host, args.port)
+    demo.launch(host=args.host, port=args.port, block=True)
     return 0
 
 
@@ -620,6 +707,7 @@ SUBCOMMANDS: list[Callable] = [
     _add_translate_command,
     _add_evaluate_command,
     _add_push_command,
+    _add_serve_command,
     _add_synth_command,
     _add_describe_command,
     _add_demo_command,
@@ -653,10 +741,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     from .modeling.checkpoint_loading import CheckpointError
+    from .progress import quiet_progress
 
     prefix = f"sign-translation {args.command}: error:"
     try:
-        return args.func(args)
+        with quiet_progress(args.quiet):  # -q: no progress bars either
+            return args.func(args)
     except (SignInputError, CheckpointError) as err:  # bad input: the user can fix it
         if args.debug:
             raise

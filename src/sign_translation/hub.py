@@ -593,6 +593,7 @@ def render_model_card(
     tags: Sequence[str] | None = None,
     default_split: str = "test",
     template_path: str | os.PathLike | None = None,
+    training_curves: str | None = None,
 ) -> ModelCard:
     """Render the model card of a checkpoint from its config, training arguments and evaluation results.
 
@@ -727,11 +728,15 @@ def render_model_card(
         "license_name": license,
         "base_model_ids": [base_model] if isinstance(base_model, str) else list(base_model or []),
         "transformers_version": config.get("transformers_version"),
+        "training_curves": training_curves,  # relative path of the loss / BLEU-4 PNG in the repo
         "weight_sources": weight_sources,
     }
     card = ModelCard.from_template(card_data, template_path=str(template_path or _template_path()), **template_vars)
     # Optional template blocks leave runs of blank lines behind; Markdown needs one.
     return ModelCard(re.sub(r"\n{3,}", "\n\n", str(card)).rstrip() + "\n")
+
+
+TRAINING_CURVES = "training_curves.png"  # written beside results.json by every training run
 
 
 def write_model_card(checkpoint_dir: str | os.PathLike, **card_kwargs) -> Path:
@@ -755,6 +760,8 @@ def write_model_card(checkpoint_dir: str | os.PathLike, **card_kwargs) -> Path:
     }
     if (folder / "processor_config.json").is_file():
         kwargs["processor_config"] = _read_json(folder / "processor_config.json", "processor_config.json")
+    if (folder / TRAINING_CURVES).is_file():
+        kwargs["training_curves"] = TRAINING_CURVES
     kwargs.update(card_kwargs)
     card = render_model_card(folder / "config.json", **kwargs)
     path = folder / "README.md"

@@ -118,6 +118,9 @@ def parse_arguments(dataclass_types, argv: list[str] | None = None):
     for values in parsed:  # a read-only or mistyped output_dir fails now, not at the first checkpoint
         if isinstance(values, TrainingArguments) and getattr(values, "output_dir", None):
             check_output_dir(values.output_dir, "--output_dir", create=False)
+    for args in parsed:
+        if isinstance(getattr(args, "report_to", None), list) and "tensorboard" in args.report_to:
+            _drop_tensorboard_if_missing(args)
     return parsed
 
 
@@ -144,6 +147,16 @@ def parse_config_overrides(text: str | None, config_class=None, option: str = "-
                 f"{sorted(k for k in known if not k.startswith('_'))[:40]}"
             )
     return value
+
+
+def _drop_tensorboard_if_missing(args) -> None:
+    """Recipes ask for TensorBoard logs (`report_to: tensorboard`, under output_dir/runs); without the package the
+    run goes on without them instead of failing in `Trainer.__init__`."""
+    from transformers.integrations import is_tensorboard_available
+
+    if not is_tensorboard_available():
+        logger.info("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)")
+        args.report_to = [r for r in args.report_to if r != "tensorboard"] or ["none"]
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -361,12 +374,13 @@ def train_and_evaluate(trainer, processor, eval_sets: dict, record: dict, genera
     if not main_process:
         return results
     write_json(f"{args.output_dir}/results.json", results)
+    _plot_curves(trainer, Path(args.output_dir), results)
     export_dir = Path(args.output_dir)
     if is_peft:  # the adapter stays in output_dir; a full, directly usable model goes to output_dir/merged
         export_dir = export_dir / "merged"
         trainer.model.merge_and_unload().save_pretrained(export_dir)
         processor.save_pretrained(export_dir)
-        for name in ("results.json", "training_args.json"):
+        for name in ("results.json", "training_args.json", "training_curves.png"):
             if (Path(args.output_dir) / name).is_file():
                 shutil.copyfile(Path(args.output_dir) / name, export_dir / name)
     if (export_dir / "config.json").is_file():
@@ -377,6 +391,23 @@ def train_and_evaluate(trainer, processor, eval_sets: dict, record: dict, genera
         push_checkpoint_to_hub(export_dir, repo_id, token=args.hub_token, private=bool(args.hub_private_repo),
                                card_kwargs=card_kwargs)
     return results
+
+
+def _plot_curves(trainer, output_dir: Path, results: dict) -> None:
+    """training_curves.png beside results.json: training loss, and BLEU-4 / loss of the evaluations during training
+    plus the final ones of `results` (e.g. `dev_bleu4`), against the optimizer step."""
+    from .plotting import plot_training_curves
+
+    final = [{"step": trainer.state.global_step, **metrics} for split, metrics in results.items()
+             if split != "train" and isinstance(metrics, dict)]
+    try:
+        path = plot_training_curves([*trainer.state.log_history, *final], output_dir / "training_curves.png",
+                                    title=output_dir.name)
+    except Exception as err:  # a plot must never cost a finished training run its checkpoint
+        logger.warning("could not draw the training curves: %s", err)
+        return
+    if path:
+        logger.info("training curves: %s", path)
 
 
 def card_kwargs_from(data: DataArguments, language_code: str | None, previous_stage_dir: str | None = None) -> dict:

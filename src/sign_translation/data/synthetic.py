@@ -533,11 +533,17 @@ def _metadata_record(plan: ClipPlan, split: str, fps: float, video_format: str) 
 def _render_all(jobs: list[tuple[ClipPlan, str]], image_size: int, fps: float, video_format: str, num_workers: int):
     if not jobs:
         return
-    total, done, reported = len(jobs), 0, 0
+    from ..progress import progress_bar
 
-    def progress(finished: int) -> None:  # a log line per 10 % of the clips
+    total, done, reported = len(jobs), 0, 0
+    bar = progress_bar(total=total, desc="rendering clips", unit="clip")
+
+    def progress(finished: int) -> None:  # the bar (on a terminal), and a log line per 10 % of the clips
         nonlocal done, reported
         done += finished
+        bar.update(finished)
+        if done >= total:
+            bar.close()
         if total >= 50 and done * 10 // total > reported:
             reported = done * 10 // total
             logger.info("rendered %d/%d clips", done, total)
