@@ -134,7 +134,10 @@ def file_sha256(path: str | os.PathLike) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     memo[key] = digest.hexdigest()
-    _write_text_atomic(memo_file, json.dumps(memo, indent=1))
+    try:
+        _write_text_atomic(memo_file, json.dumps(memo, indent=1))
+    except OSError as error:  # a read-only cache only costs re-hashing next time
+        logger.debug("could not remember the sha256 of %s: %s", path, error)
     return memo[key]
 
 
