@@ -97,16 +97,6 @@ def pil_loop(folder: Path) -> np.ndarray:
     return np.stack(arrays)
 
 
-def timed(fn, repeats: int) -> float:
-    fn()  # warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def interleaved(cases: dict, repeats: int) -> dict[str, float]:
     """Median seconds of each case, the cases run round-robin so that load changes hit all of them alike."""
     for fn in cases.values():

@@ -16,12 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .modeling.pretrained_sources import (
-    OFFLINE_MODELS,
-    PretrainedSourceError,
-    cache_dir,
-    offline_model_path,
-)
+from .modeling.pretrained_sources import OFFLINE_MODELS, PretrainedSourceError, offline_model_path
 from .processing.errors import SignInputError
 
 logger = logging.getLogger(__name__)
@@ -83,4 +78,4 @@ def model_path(name: str) -> Path:
         raise SignInputError(str(error)) from error
 
 
-__all__ = ["cache_dir", "install_offline_model", "installed_version", "model_path", "offline_models_status"]
+__all__ = ["install_offline_model", "installed_version", "model_path", "offline_models_status"]
