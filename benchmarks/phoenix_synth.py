@@ -323,7 +323,11 @@ def run_fla_stage2(args, variant: Variant) -> dict:
             "--feature_cache_dir", str(args.workdir / "feature_cache" / stage1.parent.name)]
     results = finished_results(run_dir / "model", recipe.get("max_steps")) or run_fla_llm.main(
         argv, callbacks=[dev_curve_callback(run_dir / "model")])
-    return _trainer_record(results, run_dir / "model", {**recipe, "stage1": str(stage1)})
+    record = _trainer_record(results, run_dir / "model", {**recipe, "stage1": _display_path(stage1)})
+    # what the frozen encoder cost: stage 1's training time, for the equal-wall-clock comparison (table, curves)
+    stage1_seconds = read_curve(stage1)["seconds_at_step"]
+    record["stage1_train_seconds"] = stage1_seconds[max(stage1_seconds, key=int)] if stage1_seconds else None
+    return record
 
 
 def run_text_llm(args, variant: Variant) -> dict:
@@ -506,7 +510,7 @@ def format_table(records: list[dict]) -> str:
     if not rows:
         return "no PHOENIX-synth results yet"
     header = (f"{'':2}{'variant':<56}{'seed':>5}{'B-1':>7}{'B-2':>7}{'B-3':>7}{'B-4':>7}{'R-L':>7}{'dev B-4':>9}"
-              f"{'train':>9}{'trainable':>11}{'total':>11}")
+              f"{'train':>9}{'+stage1':>9}{'trainable':>11}{'total':>11}")
     lines = [header]
     signatures = set()
     for r in rows:
@@ -520,11 +524,13 @@ def format_table(records: list[dict]) -> str:
         lines.append(
             f"{BY_KEY_OF(r):<2}{label[:55]:<56}{r.get('seed', 0):>5}{t['bleu1']:7.2f}{t['bleu2']:7.2f}{t['bleu3']:7.2f}"
             f"{t['bleu4']:7.2f}{t['rouge_l']:7.2f}{r['dev_bleu4']:9.2f}{_minutes(r.get('train_seconds')):>9}"
+            f"{_minutes(_total_seconds(r)) if r.get('stage1_train_seconds') else '':>9}"
             f"{_count(params.get('trainable')):>11}{_count(params.get('total')):>11}"
         )
         signatures.add(t.get("signature"))
     lines.append("test split; BLEU: sacrebleu " + " / ".join(sorted(s for s in signatures if s)) +
-                 "; ROUGE-L: mean sentence LCS F; train: training wall time without evaluation")
+                 "; ROUGE-L: mean sentence LCS F; train: training wall time without evaluation; +stage1: "
+                 "with the frozen stage-1 encoder's training time (d, e)")
     for r in rows:
         s = r.get("settings", {})
         brief = {k: s[k] for k in ("_path", "max_steps", "per_device_train_batch_size", "learning_rate",
@@ -532,6 +538,13 @@ def format_table(records: list[dict]) -> str:
         lines.append(f"  {BY_KEY_OF(r)} seed {r.get('seed', 0)}: {json.dumps(brief, ensure_ascii=False)} "
                      f"on {r.get('machine', '?')}")
     return "\n".join(lines)
+
+
+def _total_seconds(record: dict) -> float | None:
+    """Training time including the stage-1 encoder a stage-2 run is built on (the equal-wall-clock axis)."""
+    if record.get("train_seconds") is None:
+        return None
+    return record["train_seconds"] + (record.get("stage1_train_seconds") or 0.0)
 
 
 def BY_KEY_OF(record: dict) -> str:  # noqa: N802 - reads as the table's first column
@@ -558,20 +571,24 @@ def plot_curves(records: list[dict], path: Path) -> Path | None:
     rows = [r for r in latest_records(records) if r.get("curve")]
     if not rows:
         return None
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for r in rows:
-        points = r["curve"]
-        label = f"{BY_KEY_OF(r)}: {VARIANTS[r['variant']].label}" + (f" ({r['tag']})" if r.get("tag") else "")
-        ax.plot([p["train_seconds"] / 60 for p in points], [p["dev_bleu4"] for p in points], marker="o", ms=3,
-                label=f"{label}, seed {r.get('seed', 0)}")
     baseline = [r for r in latest_records(records) if r["variant"] == "most_frequent"]
-    if baseline:
-        ax.axhline(baseline[-1]["dev_bleu4"], color="grey", ls="--", lw=1, label="a: most frequent sentence")
-    ax.set_xlabel("training wall time (minutes, evaluation excluded)")
-    ax.set_ylabel("dev BLEU-4 (sacrebleu)")
-    ax.set_title("PHOENIX-synth: dev BLEU-4 during training")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), sharey=True)
+    for ax, cumulative in zip(axes, (False, True)):
+        for r in rows:
+            points = r["curve"]
+            offset = (r.get("stage1_train_seconds") or 0.0) if cumulative else 0.0
+            label = f"{BY_KEY_OF(r)}: {VARIANTS[r['variant']].label}" + (f" ({r['tag']})" if r.get("tag") else "")
+            ax.plot([(offset + p["train_seconds"]) / 60 for p in points], [p["dev_bleu4"] for p in points],
+                    marker="o", ms=3, label=f"{label}, seed {r.get('seed', 0)}")
+        if baseline:
+            ax.axhline(baseline[-1]["dev_bleu4"], color="grey", ls="--", lw=1, label="a: most frequent sentence")
+        ax.set_xlabel("training wall time, minutes (evaluation excluded)" if not cumulative else
+                      "minutes, stage 2 (d, e) counted after its stage-1 encoder's training")
+        ax.set_title("dev BLEU-4 during training" if not cumulative else "equal wall-clock: stage 1 included")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("dev BLEU-4 (sacrebleu)")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("PHOENIX-synth")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -630,6 +647,7 @@ def main(argv: list[str] | None = None) -> dict | None:
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs visible, torch threads {_torch_threads()}",
             "wall_seconds_this_call": round(time.perf_counter() - started, 1),
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             **record,
         }
         append_result(args.results, record)

@@ -255,7 +255,12 @@ def test_benchmark_llm_variants_on_a_tiny_llm(bench, tiny_corpus, tiny_llm, tmp_
         assert [p["step"] for p in record["curve"]] == [2]
         assert set(record["test"]) >= {"bleu4", "rouge_l", "signature"}
     assert d["settings"]["llm_name_or_path"] == str(tiny_llm) and "llm_config" in e["settings"]
-    assert e["settings"]["llm_learning_rate"] == 5e-4 and d["settings"]["llm_learning_rate"] == 5e-5
+    recipe = json.loads((bench.RECIPES / "phoenix_synth_fla_stage2.json").read_text())
+    assert d["settings"]["llm_learning_rate"] == recipe["llm_learning_rate"]
+    assert e["settings"]["llm_learning_rate"] == recipe["random_init_overrides"]["llm_learning_rate"]
+    # the equal-wall-clock comparison counts the frozen encoder's training time
+    assert d["stage1_train_seconds"] == c["train_seconds"] > 0
+    assert "+stage1" in bench.format_table(json.loads(results.read_text()))
     # stage 2 trains the adapter and the LLM, not the frozen visual encoder
     assert d["parameters"]["trainable"] < d["parameters"]["total"]
     assert [r["variant"] for r in json.loads(results.read_text())] == [
