@@ -31,9 +31,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import re
-import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -137,25 +137,23 @@ def load_training_args(checkpoint_dir: str | os.PathLike) -> dict | list | None:
 
 
 def count_parameters(checkpoint_dir: str | os.PathLike) -> int | None:
-    """Number of parameters stored in a folder's *.safetensors files, read from their headers (no weights loaded)."""
+    """Number of parameters stored in a folder's *.safetensors files, read from their headers with
+    `safetensors.safe_open` (no weights loaded); BatchNorm statistics and other buffers are not parameters."""
+    from safetensors import SafetensorError, safe_open
+
     files = sorted(Path(checkpoint_dir).glob("*.safetensors"))
     if not files:
         return None
     total = 0
     for file in files:
         try:
-            with open(file, "rb") as handle:
-                (length,) = struct.unpack("<Q", handle.read(8))
-                header = json.loads(handle.read(length))
-        except (struct.error, ValueError) as err:
+            with safe_open(str(file), framework="numpy") as handle:
+                shapes = {name: handle.get_slice(name).get_shape() for name in handle.keys()}
+        except (SafetensorError, OSError, ValueError) as err:
             raise SignInputError(f"{file}: not a readable safetensors file ({err})") from err
-        for name, entry in header.items():
-            # BatchNorm statistics are buffers, not parameters
-            if name != "__metadata__" and not name.endswith(_BUFFER_SUFFIXES):
-                count = 1
-                for dim in entry["shape"]:
-                    count *= dim
-                total += count
+        for name, shape in shapes.items():
+            if not name.endswith(_BUFFER_SUFFIXES):
+                total += math.prod(shape)
     return total
 
 
