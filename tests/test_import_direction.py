@@ -7,11 +7,10 @@ finds their recipes as files (`sign_translation.recipes`).
 """
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 LIBRARY = [REPO / "src" / "sign_translation", REPO / "modeling", REPO / "processing"]
@@ -67,13 +66,37 @@ def test_no_library_module_imports_train_scripts():
         "\n".join(offenders)
 
 
-@pytest.mark.parametrize("module", ["sign_translation.cli", "sign_translation.demo", "sign_translation.hub",
-                                    "sign_translation.card", "sign_translation.describe"])
-def test_importing_the_library_loads_no_script(module):
-    """At run time too: importing (and the demo's set-up) leaves `sign_translation.train_scripts` unimported."""
-    code = (f"import sys, {module}\n"
+def test_importing_the_library_loads_no_script():
+    """At run time too: importing the library's entry points and locating recipes and scripts (what the demo does
+    before it starts a stage) leaves `sign_translation.train_scripts` unimported."""
+    code = ("import sys\n"
+            "import sign_translation.cli, sign_translation.demo, sign_translation.hub, sign_translation.card\n"
+            "import sign_translation.describe\n"
             "from sign_translation.recipes import list_recipes, script_path\n"
             "list_recipes(); script_path('run_fla_llm.py')\n"
             "loaded = [m for m in sys.modules if 'train_scripts' in m]\n"
             "assert not loaded, loaded\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
+def test_recipes_and_scripts_are_found_in_a_wheel_layout(tmp_path):
+    """Lay the package out as a wheel holds it (setuptools' `build_py`, the step `bdist_wheel` copies from:
+    package_dir mapping + package_data) and locate recipes and scripts from there, with the editable install out of
+    the way (PYTHONPATH comes before its finder). The editable install itself is what every other test uses."""
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "build_py", "--build-lib",
+                    str(target)], cwd=REPO, check=True, timeout=300, capture_output=True)
+    code = ("import sys, sign_translation\n"
+            "from sign_translation.recipes import recipe_path, script_path\n"
+            "from sign_translation.methods import available_methods\n"
+            f"assert sign_translation.__file__.startswith({str(target)!r}), sign_translation.__file__\n"
+            "for m in available_methods().values():\n"
+            "    assert script_path(m.training_script).is_file()\n"
+            "    for s in m.stages:\n"
+            "        p = recipe_path(m.recipe(s['name'], 'synthetic'))\n"
+            f"        assert str(p).startswith({str(target)!r}), p\n"
+            "assert not [m for m in sys.modules if 'train_scripts' in m]\n"
+            "print('ok')\n")
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
