@@ -68,7 +68,7 @@ def run_stage(method: MethodSpec, stage: str, args: dict) -> dict:
     argv = ["--recipe", str(recipe_path(method.recipe(stage, DEMO_DATASET)))]
     for key, value in args.items():
         if value is not None:
-            argv += [f"--{key}", str(value)]
+            argv += [f"--{key}", json.dumps(value) if isinstance(value, (dict, list)) else str(value)]
     import torch
 
     # the child uses the thread count this process was given (`--threads`), not every core
