@@ -29,7 +29,7 @@ def _setup(recipe_path: Path, dataset, vocab_size: int, batches):
     from sign_translation.training import DataArguments
 
     recipe = json.loads(recipe_path.read_text())
-    args = FlaLlmArguments(stage=1, train_tokenizer_vocab_size=vocab_size,
+    args = FlaLlmArguments(stage="pretrain", train_tokenizer_vocab_size=vocab_size,
                            config_overrides=json.dumps(recipe["config_overrides"]))
     data = DataArguments(dataset="folder", data_dir=".", image_size=recipe["image_size"], crop_size=recipe["crop_size"],
                          frame_stride=recipe["frame_stride"], augment=False)

@@ -159,6 +159,86 @@ class FlaLlmConfig(PretrainedConfig):
     """
 
     model_type = "fla_llm"
+
+    # ---- The method as published. Plain class attributes (never saved in config.json): the model card, the demo and
+    # the CLI read them through `sign_translation.methods`, so a method lives in its config/model files, its training
+    # script and its recipes — nowhere else.
+    method_name = "FLa-LLM"
+    paper = {
+        "title": "Factorized Learning Assisted with Large Language Model for Gloss-free Sign Language Translation",
+        "authors": "Zhigang Chen, Benjia Zhou, Jun Li, Jun Wan, Zhen Lei, Ning Jiang, Quan Lu, Guoqing Zhao",
+        "venue": "LREC-COLING 2024",
+        "arxiv": "2403.12556",
+        "url": "https://arxiv.org/abs/2403.12556",
+        "code_url": None,  # no official code
+        # test split, as published (nlg-eval BLEU): dataset loader name -> (BLEU-4, ROUGE-L)
+        "results": {"phoenix14t": (23.09, 45.27), "csl_daily": (14.20, 37.25), "how2sign": (9.66, 27.81)},
+        "summary": (
+            "translates without gloss annotations and trains in two stages. Stage 1, *visual initialising*: a frame "
+            "backbone, a local temporal module and a VL-adapter feed a lightweight Transformer translator (Light-T); "
+            "the whole network learns video → sentence end to end, so the visual encoder learns sign representations "
+            "without an LLM dominating the gradients. Stage 2, *LLM fine-tuning*: Light-T is dropped, the visual "
+            "encoder (backbone + temporal module) is frozen, and an LLM-adapter maps its features into the input "
+            "embeddings of a pretrained multilingual LLM, which is fine-tuned to generate the sentence. The paper "
+            "shows that training the LLM jointly with the visual encoder from the start works much worse than this "
+            "factorized schedule."
+        ),
+        "bibtex": """@inproceedings{chen-etal-2024-factorized,
+    title = "Factorized Learning Assisted with Large Language Model for Gloss-free Sign Language Translation",
+    author = "Chen, Zhigang and Zhou, Benjia and Li, Jun and Wan, Jun and Lei, Zhen and Jiang, Ning and Lu, Quan and Zhao, Guoqing",
+    booktitle = "Proceedings of the 2024 Joint International Conference on Computational Linguistics, Language Resources and Evaluation (LREC-COLING 2024)",
+    year = "2024",
+    address = "Torino, Italia",
+    publisher = "ELRA and ICCL",
+    pages = "7071--7081",
+    url = "https://aclanthology.org/2024.lrec-main.620",
+    eprint = "2403.12556",
+    archivePrefix = "arXiv",
+}""",
+    }
+    # The stages in training order, in the package's one stage vocabulary ("pretrain", "translate"; the numbers 1/2
+    # and "stage1"/"stage2" are accepted on input). `model_class`: the class one stage trains; `recipe`: its JSON
+    # recipe in train_scripts/recipes/ per dataset loader name; `from_previous`: the script argument that takes the
+    # previous stage's checkpoint.
+    training_script = "run_fla_llm.py"
+    stages = (
+        {
+            "name": "pretrain",
+            "paper_name": "visual initialising",
+            "model_class": "FlaLlmForVisualInitialization",
+            "recipe": "fla_llm_{dataset}_stage1.json",
+            "summary": "ResNet + temporal conv + VL-adapter + Light-T, end to end",
+            "description": "Backbone, temporal module, VL-adapter and Light-T train end to end on video → sentence "
+                           "with cross-entropy (label smoothing, padding ignored).",
+        },
+        {
+            "name": "translate",
+            "paper_name": "LLM fine-tuning",
+            "model_class": "FlaLlmForConditionalGeneration",
+            "recipe": "fla_llm_{dataset}_stage2.json",
+            "from_previous": "stage1_model_name_or_path",
+            "summary": "frozen stage-1 encoder (features cached once) + LLM-adapter + the LLM",
+            "description": "The stage-1 visual encoder is loaded and frozen (BatchNorm statistics included); the "
+                           "LLM-adapter and the LLM train on video → sentence with cross-entropy. The LLM and the "
+                           "adapter can have different learning rates.",
+        },
+    )
+    # The model card's architecture table: (component, text over config fields, stages it applies to or None).
+    # `{field}` / `{field.key}` read config.json; "submodel:field" describes a sub-config; a row whose fields are
+    # missing is left out.
+    card_architecture = (
+        ("Frame backbone", "submodel:vision_config", None),
+        ("Local temporal module", "Conv1D (kernel {temporal_kernel_size}, length-preserving) → BatchNorm → ReLU, "
+                                  "{temporal_hidden_size} channels", None),
+        ("VL-adapter", "MLP, hidden {vl_adapter_hidden_size} → {translator_config.d_model}", ("pretrain",)),
+        ("Light-T translator", "submodel:translator_config", ("pretrain",)),
+        ("LLM-adapter", "MLP, hidden {llm_adapter_hidden_size} → the LLM's width (replaces its input word "
+                        "embeddings)", ("translate",)),
+        ("LLM", "submodel:text_config", ("translate",)),
+        ("Visual encoder frozen in stage 2", "{freeze_visual_encoder}", ("translate",)),
+        ("Frame sampling", "1 frame in {frame_stride}", None),
+    )
+
     sub_configs_defaults = {
         "vision_config": SubConfigSpec(config_class=AutoConfig, model_type="resnet", init_kwargs=RESNET18),
         "translator_config": SubConfigSpec(config_class=AutoConfig, model_type="marian", init_kwargs=LIGHT_T),

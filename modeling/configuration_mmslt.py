@@ -82,6 +82,70 @@ class MMSLTConfig(PretrainedConfig):
     """
 
     model_type = "mmslt"
+
+    # ---- The method as published (class attributes, never saved; see FlaLlmConfig and sign_translation.methods).
+    method_name = "MMSLT"
+    paper = {
+        "title": "Leveraging the Power of MLLMs for Gloss-Free Sign Language Translation",
+        "authors": "Jungeun Kim, Hyeongwoo Jeon, Jongseong Bae, Ha Young Kim",
+        "venue": "ICCV 2025",
+        "arxiv": "2411.16789",
+        "url": "https://arxiv.org/abs/2411.16789",
+        "code_url": "https://github.com/hwjeon98/MMSLT",
+        "results": {"phoenix14t": (25.73, 47.97), "csl_daily": (21.11, 48.92)},
+        "summary": (
+            "translates without gloss annotations. Offline, a multimodal LLM describes the hand and face movements of "
+            "every frame in text, and a text encoder turns each description into a vector. Stage 1, "
+            "*multimodal-language pre-training (MMLP)*: a description mapper learns to predict those vectors from "
+            "the visual features; visual and predicted description features are fused, passed through a temporal "
+            "convolution and an mBART encoder, and aligned with the spoken sentence (contrastive loss). Stage 2, "
+            "*translation*: the description mapper is frozen and its predictions stand in for the descriptions, so "
+            "no multimodal LLM and no text encoder run at inference; an mBART model with LoRA adapters generates "
+            "the sentence."
+        ),
+        "bibtex": """@inproceedings{kim2025leveraging,
+    title = {Leveraging the Power of MLLMs for Gloss-Free Sign Language Translation},
+    author = {Kim, Jungeun and Jeon, Hyeongwoo and Bae, Jongseong and Kim, Ha Young},
+    booktitle = {Proceedings of the IEEE/CVF International Conference on Computer Vision (ICCV)},
+    year = {2025},
+    eprint = {2411.16789},
+    archivePrefix = {arXiv},
+}""",
+    }
+    training_script = "run_mmslt.py"
+    stages = (
+        {
+            "name": "pretrain",
+            "paper_name": "multimodal-language pre-training (MMLP)",
+            "model_class": "MMSLTForPreTraining",
+            "recipe": "mmslt_{dataset}_pretrain.json",
+            "needs": ("description_cache",),  # the frame-description embeddings (train_scripts/generate_descriptions.py)
+            "summary": "video ↔ sentence (InfoNCE) + description mapper (MSE)",
+            "description": "Visual features, predicted description features and the spoken sentence are aligned: "
+                           "symmetric contrastive loss between video and sentence embeddings plus an MSE loss "
+                           "between the description mapper's output and the description vectors.",
+        },
+        {
+            "name": "translate",
+            "paper_name": "translation",
+            "model_class": "MMSLTForConditionalGeneration",
+            "recipe": "mmslt_{dataset}_translate.json",
+            "from_previous": "pretrained_model_name_or_path",
+            "summary": "frozen description mapper (no MLLM at inference) + the LLM",
+            "description": "The pre-trained front end is loaded with the description mapper frozen; LoRA adapters "
+                           "on the LLM learn to generate the sentence with cross-entropy.",
+        },
+    )
+    card_architecture = (
+        ("Frame backbone", "submodel:vision_config", None),
+        ("Description mapper", "MLP, hidden {description_mapper_hidden_size} → {description_size} (predicts the "
+                               "text-encoder vector of each frame's MLLM description)", None),
+        ("Temporal conv", "K5-P2-K5-P2 over [visual; description] features → {temporal_hidden_size} channels", None),
+        ("LLM", "submodel:text_config", None),
+        ("LLM fine-tuning", "{llm_finetuning}", None),
+        ("LoRA", "r {lora_r}, alpha {lora_alpha}, dropout {lora_dropout}", None),
+    )
+
     sub_configs_defaults = {
         "vision_config": SubConfigSpec(config_class=AutoConfig, model_type="resnet", init_kwargs=RESNET18),
         "text_config": SubConfigSpec(config_class=AutoConfig, model_type="mbart", init_kwargs=MBART_LARGE_50),

@@ -18,6 +18,7 @@ def test_baseline_copies_the_most_frequent_sentence():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # each stage is a fresh `python train_scripts/run_*.py` process (imports ~10 s idle, minutes under load)
 @pytest.mark.parametrize("method", ["fla_llm", "mmslt"])
 def test_demo_end_to_end_at_a_tiny_size(tmp_path, method, capsys):
     settings = DemoSettings(output_dir=str(tmp_path / "demo"), method=method, num_train=12, num_dev=4, num_test=4,

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, set_seed
 
 from sign_translation import FlaLlmConfig, FlaLlmForConditionalGeneration, FlaLlmForVisualInitialization
+from sign_translation.methods import get_method
 from sign_translation.metrics import build_compute_metrics
 from sign_translation.modeling.pretrained_sources import resolve_pretrained
 from sign_translation.processing import SignTranslationCollator, SignTranslationProcessor
@@ -44,7 +45,9 @@ logger = logging.getLogger("run_fla_llm")
 
 @dataclass
 class FlaLlmArguments:
-    stage: int = field(default=1, metadata={"help": "1: visual initialising with Light-T; 2: LLM fine-tuning"})
+    stage: str = field(default="pretrain", metadata={
+        "help": "pretrain: visual initialising with Light-T (the paper's stage 1); translate: LLM fine-tuning (stage 2). "
+                "1 / 2 are accepted too"})
     tokenizer_name_or_path: str | None = field(
         default=None, metadata={"help": "stage 1: the stage-2 LLM's tokenizer (paper: facebook/mbart-large-cc25); a "
                                 "Hub id, folder, GGUF file or offline model name (`sign-translation models list`)"}
@@ -58,7 +61,7 @@ class FlaLlmArguments:
         default=None, metadata={"help": "ImageNet backbone weights for stage 1 (paper: microsoft/resnet-18)"}
     )
     config_overrides: str | None = field(default=None, metadata={"help": "JSON dict of FlaLlmConfig fields"})
-    stage1_model_name_or_path: str | None = field(default=None, metadata={"help": "stage 2: the stage-1 checkpoint"})
+    stage1_model_name_or_path: str | None = field(default=None, metadata={"help": "translate: the pretrain checkpoint"})
     llm_name_or_path: str | None = field(
         default=None, metadata={"help": "stage 2: pretrained LLM: a Hub id, folder, GGUF file (converted once) or an "
                                 "offline model name such as gemma-3-270m"}
@@ -150,20 +153,19 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
     training_args.remove_unused_columns = False  # the collator needs the raw video/text columns
     training_args.predict_with_generate = True
     set_seed(training_args.seed)
+    args.stage = get_method(FlaLlmConfig.model_type).stage(args.stage)["name"]  # "pretrain" | "translate"
 
     dataset = load_dataset_from_args(data)
     require_splits(dataset, data.train_split, data.eval_split)
-    if args.stage == 1:
+    if args.stage == "pretrain":
         model, processor, learning_rates = build_stage1(args, data, dataset[data.train_split]["text"])
-    elif args.stage == 2:
-        model, processor, learning_rates = build_stage2(args, data)
     else:
-        raise ValueError(f"--stage must be 1 or 2, got {args.stage}")
+        model, processor, learning_rates = build_stage2(args, data)
 
     train_set, eval_set = dataset[data.train_split], dataset[data.eval_split]
     test_set = dataset[data.test_split] if data.test_split and data.test_split in dataset else None
     collator = SignTranslationCollator(processor, augment=data.augment, max_target_length=data.max_target_length)
-    if args.stage == 2 and args.cache_visual_features:
+    if args.stage == "translate" and args.cache_visual_features:
         cache_dir = args.feature_cache_dir or f"{training_args.output_dir}/feature_cache"
         with training_args.main_process_first(desc="feature cache"):
             cached = {
@@ -175,7 +177,7 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
         train_set, eval_set = cached[data.train_split], cached[data.eval_split]
         test_set = cached.get("test")
         collator = FeatureCollator(processor, max_target_length=data.max_target_length)
-    if args.stage == 2 and args.lora_r > 0:
+    if args.stage == "translate" and args.lora_r > 0:
         from peft import LoraConfig, get_peft_model
 
         targets = "|".join(t.strip() for t in args.lora_target_modules.split(","))
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
     )
     eval_sets = {data.eval_split: eval_set, "test": test_set}
     card = card_kwargs_from(data, args.language_code or getattr(model.config, "language_code", None),
-                            args.stage1_model_name_or_path if args.stage == 2 else None)
+                            args.stage1_model_name_or_path if args.stage == "translate" else None)
     return train_and_evaluate(trainer, processor, eval_sets, {**asdict(args), **asdict(data)}, card_kwargs=card)
 
 

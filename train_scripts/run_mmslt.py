@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from transformers import AutoConfig, AutoModel, AutoTokenizer, Seq2SeqTrainingArguments, set_seed
 
 from sign_translation import MMSLTConfig, MMSLTForConditionalGeneration, MMSLTForPretraining
+from sign_translation.methods import get_method
 from sign_translation.metrics import build_compute_metrics
 from sign_translation.modeling.pretrained_sources import load_llm, resolve_pretrained
 from sign_translation.modeling.vocabulary_trimming import trim_tokenizer, trim_vocabulary
@@ -59,7 +60,8 @@ logger = logging.getLogger("run_mmslt")
 
 @dataclass
 class MMSLTArguments:
-    stage: str = field(default="pretrain", metadata={"help": "pretrain (MMLP) or translate"})
+    stage: str = field(default="pretrain", metadata={"help": "pretrain (MMLP, stage 1) or translate (stage 2); 1 / 2 "
+                                                             "are accepted too"})
     tokenizer_name_or_path: str | None = field(
         default=None, metadata={"help": "pretrain: the LLM's tokenizer (paper: facebook/mbart-large-50-many-to-many-mmt;"
                                 " a Hub id, folder, GGUF file or offline model name)"}
@@ -155,6 +157,7 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     training_args.remove_unused_columns = False  # the collator needs the raw video/text/name columns
     set_seed(training_args.seed)
+    args.stage = get_method(MMSLTConfig.model_type).stage(args.stage)["name"]  # "pretrain" | "translate"
     dataset = load_dataset_from_args(data)
     require_splits(dataset, data.train_split, data.eval_split)
     train_set, eval_set = dataset[data.train_split], dataset[data.eval_split]
@@ -179,8 +182,6 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
             logger.info("video-sentence retrieval on %s: %s", data.eval_split, results["retrieval"])
             write_json(f"{training_args.output_dir}/results.json", results)
         return results
-    if args.stage != "translate":
-        raise ValueError(f"--stage must be 'pretrain' or 'translate', got {args.stage!r}")
 
     training_args.predict_with_generate = True
     model, processor = build_translation(args)

@@ -266,7 +266,7 @@ def _add_describe_command(subparsers) -> None:
 
 
 def describe_command(args: argparse.Namespace) -> int:
-    from .train_scripts.generate_descriptions import DescribeArguments, run
+    from .describe import DescribeArguments, run
 
     check_output_dir(args.output_dir, "OUTPUT_DIR")
     summary = run(
@@ -644,12 +644,19 @@ def _add_demo_command(subparsers) -> None:
         ),
     )
     parser.add_argument("--output-dir", default="demo_output", help="where everything goes (default demo_output)")
-    parser.add_argument("--method", choices=["fla_llm", "mmslt"], default="fla_llm",
-                        help="which method to train (default fla_llm; mmslt adds description pre-training)")
+    from .methods import available_methods
+
+    methods = available_methods()
+    parser.add_argument("--method", choices=list(methods), default="fla_llm",
+                        help="which method to train: " + "; ".join(
+                            f"{key} ({m.name}: {' → '.join(s['paper_name'] for s in m.stages)})"
+                            for key, m in methods.items()) + " (default fla_llm)")
     parser.add_argument("--num-train", type=int, default=3000, help="training clips to render (default 3000)")
     parser.add_argument("--num-test", type=int, default=100, help="held-out test clips (default 100)")
-    parser.add_argument("--stage1-steps", type=int, default=None, help="override the recipe's stage-1 steps")
-    parser.add_argument("--stage2-steps", type=int, default=None, help="override the recipe's stage-2 steps")
+    parser.add_argument("--stage1-steps", type=int, default=None,
+                        help="override the recipe's steps of stage 1 (pretrain)")
+    parser.add_argument("--stage2-steps", type=int, default=None,
+                        help="override the recipe's steps of stage 2 (translate)")
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(func=demo_command)
 

@@ -1,9 +1,15 @@
 """`make demo` / `sign-translation demo`: the main job on the built-in synthetic corpus, end to end on a CPU.
 
-render a corpus → FLa-LLM stage 1 → stage 2 (frozen encoder, cached features) → held-out test BLEU / ROUGE-L against
-a copy-the-most-frequent-sentence baseline → save `checkpoint/` → translate a few held-out videos with the saved
-checkpoint through `pipeline("sign-translation")`, as a user would. `--method mmslt` runs MMSLT instead (sign
-descriptions → multimodal-language pre-training → translation).
+render a corpus → every stage of the method (FLa-LLM: visual initialising → LLM fine-tuning on the frozen encoder)
+→ held-out test BLEU / ROUGE-L against a copy-the-most-frequent-sentence baseline → save `checkpoint/` → translate a
+few held-out videos with the saved checkpoint through `pipeline("sign-translation")`, as a user would.
+`--method mmslt` runs MMSLT instead (sign descriptions → multimodal-language pre-training → translation).
+
+Nothing here is specific to a method: the stages, their recipes (`<method>_synthetic_<stage>.json`) and the training
+script come from the method's config class (`sign_translation.methods`). Each stage runs the method's training
+script in a child process with its recipe — exactly the command the README shows —, so the library never imports
+the scripts. A stage that needs the frame-description embeddings (`needs: description_cache`) gets them from the
+corpus's own per-frame descriptions.
 """
 
 from __future__ import annotations
@@ -13,22 +19,25 @@ import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import TASK
-from .processing.errors import SignInputError
+from .methods import MethodSpec, available_methods, require_method
+from .recipes import recipe_path, script_path
 
 logger = logging.getLogger(__name__)
 
-RECIPES = Path(__file__).resolve().parent / "train_scripts" / "recipes"
+DEMO_DATASET = "synthetic"  # recipes: <method>_synthetic_<stage>.json
 
 
 @dataclass
 class DemoSettings:
     output_dir: str = "demo_output"
-    method: str = "fla_llm"
+    method: str = "fla_llm"  # a model type of `sign_translation.methods.available_methods()`
     num_train: int = 3000
     num_dev: int = 100
     num_test: int = 100
@@ -39,13 +48,6 @@ class DemoSettings:
     num_workers: int = 2
     num_examples: int = 5
     extra_args: dict = field(default_factory=dict)
-
-
-def _recipe(name: str) -> Path:
-    path = RECIPES / name
-    if not path.is_file():  # editable installs map train_scripts/ into the package; this is the fallback
-        path = Path(__file__).resolve().parents[2] / "train_scripts" / "recipes" / name
-    return path
 
 
 def _say(message: str) -> None:
@@ -60,32 +62,43 @@ def most_frequent_sentence_baseline(train_texts: list[str], references: list[str
     return {"sentence": sentence, **translation_metrics([sentence] * len(references), references)}
 
 
-def run_stage(script_main, recipe: str, args: dict) -> dict:
-    argv = ["--recipe", str(_recipe(recipe))]
+def run_stage(method: MethodSpec, stage: str, args: dict) -> dict:
+    """Run one stage with the method's training script and its synthetic recipe in a child process (the command a
+    user types); return the run's `results.json`. `args` are extra flags (None values are left out)."""
+    argv = ["--recipe", str(recipe_path(method.recipe(stage, DEMO_DATASET)))]
     for key, value in args.items():
         if value is not None:
-            argv += [f"--{key}", str(value)]
-    return script_main(argv)
+            argv += [f"--{key}", json.dumps(value) if isinstance(value, (dict, list)) else str(value)]
+    import torch
+
+    # the child uses the thread count this process was given (`--threads`), not every core
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    command = [sys.executable, str(script_path(method.training_script)), *argv]
+    done = subprocess.run(command, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"stage {stage!r} of {method.name} failed (exit status {done.returncode}): "
+                           f"{' '.join(command)}")
+    return json.loads((Path(args["output_dir"]) / "results.json").read_text(encoding="utf-8"))
 
 
 def run_demo(settings: DemoSettings) -> dict:
-    """Run the demo for `settings.method` ("fla_llm" or "mmslt") and return its summary (also written to
-    `<output_dir>/demo_results.json`)."""
+    """Run the demo for `settings.method` (a model type: "fla_llm" or "mmslt") and return its summary (also written
+    to `<output_dir>/demo_results.json`)."""
     import datasets
     import transformers
 
     from .data import make_synthetic_corpus
 
-    if settings.method not in ("fla_llm", "mmslt"):
-        raise SignInputError(f"method={settings.method!r}: expected 'fla_llm' or 'mmslt'")
+    method = require_method(settings.method)
     transformers.utils.logging.disable_progress_bar()  # per-stage summaries instead of a wall of progress bars
     datasets.utils.logging.disable_progress_bar()
     logging.getLogger("sign_translation.data").setLevel(logging.WARNING)
     start = time.time()
     out = Path(settings.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    title = {"fla_llm": "FLa-LLM", "mmslt": "MMSLT"}[settings.method]
-    steps = 6 if settings.method == "mmslt" else 5
+    title = method.name
+    needs_descriptions = any("description_cache" in stage.get("needs", ()) for stage in method.stages)
+    steps = len(method.stages) + 3 + int(needs_descriptions)
     _say(f"== sign-translation demo: {title} on the built-in synthetic corpus (output: {out}) ==")
     corpus_dir = out / "corpus"
     _say(f"[1/{steps}] rendering the synthetic corpus: {settings.num_train}/{settings.num_dev}/{settings.num_test} "
@@ -98,14 +111,31 @@ def run_demo(settings: DemoSettings) -> dict:
     example = corpus["train"][0]
     _say(f"      done in {time.time() - t:.0f} s; e.g. signs {example['gloss']!r} → {example['text']!r}")
     common = {"data_dir": corpus_dir, "seed": settings.seed, **settings.extra_args}
-    if settings.method == "fla_llm":
-        first, final, stage_names = _train_fla_llm(settings, out, common, steps)
-    else:
-        first, final, stage_names = _train_mmslt(settings, out, corpus, common, steps)
+    step = 2
+    if needs_descriptions:
+        common["description_cache"] = _describe_corpus(corpus, out, f"[{step}/{steps}]")
+        step += 1
+    results: dict[str, dict] = {}
+    previous = None
+    stage_steps = (settings.stage1_steps, settings.stage2_steps)
+    for number, stage in enumerate(method.stages):
+        name = stage["name"]
+        args = {**common, "output_dir": out / name,
+                "max_steps": stage_steps[number] if number < len(stage_steps) else None}
+        if "description_cache" not in stage.get("needs", ()):
+            args.pop("description_cache", None)
+        if previous is not None and stage.get("from_previous"):
+            args[stage["from_previous"]] = out / previous
+        _say(f"[{step}/{steps}] stage {number + 1}, {stage['paper_name']}: {stage['summary']}")
+        t = time.time()
+        results[name] = run_stage(method, name, args)
+        _say(f"      done in {time.time() - t:.0f} s; {_stage_score(results[name])}")
+        previous, step = name, step + 1
+    first, final = results[method.stage_names[0]], results[method.stage_names[-1]]
 
     checkpoint = out / "checkpoint"
     _say(f"[{steps - 1}/{steps}] saving the final model and processor → {checkpoint}")
-    save_checkpoint(out / stage_names[-1], checkpoint)
+    save_checkpoint(out / method.stage_names[-1], checkpoint)
 
     _say(f"[{steps}/{steps}] translating {settings.num_examples} held-out test videos with the saved checkpoint")
     examples = translate_examples(checkpoint, corpus["test"], settings.num_examples)
@@ -126,9 +156,11 @@ def run_demo(settings: DemoSettings) -> dict:
     }
     _say(f"\nHeld-out test split ({len(corpus['test'])} clips, sacrebleu {test.get('signature', '')}):")
     _say(f"  {title + ' (final)':<38} BLEU-4 {test['test_bleu4']:6.2f}   ROUGE-L {test['test_rouge_l']:6.2f}")
-    if settings.method == "fla_llm":
-        _say(f"  {'FLa-LLM (stage 1, Light-T)':<38} BLEU-4 {first['test']['test_bleu4']:6.2f}   "
-             f"ROUGE-L {first['test']['test_rouge_l']:6.2f}")
+    for stage in method.stages[:-1]:  # earlier stages that translate on their own (FLa-LLM's Light-T)
+        earlier = results[stage["name"]].get("test")
+        if earlier and "test_bleu4" in earlier:
+            label = f"{title} (stage {method.stage_number(stage['name'])}, {stage['paper_name']})"
+            _say(f"  {label:<38} BLEU-4 {earlier['test_bleu4']:6.2f}   ROUGE-L {earlier['test_rouge_l']:6.2f}")
     _say(f"  {'baseline: most frequent train sentence':<38} BLEU-4 {baseline['bleu4']:6.2f}   "
          f"ROUGE-L {baseline['rouge_l']:6.2f}   ({baseline['sentence']!r})")
     _say(f"Total time: {summary['seconds'] / 60:.1f} min. Use it: `sign-translation translate --model {checkpoint} "
@@ -137,21 +169,15 @@ def run_demo(settings: DemoSettings) -> dict:
     return summary
 
 
-def _train_fla_llm(settings: DemoSettings, out: Path, common: dict, steps: int):
-    from .train_scripts.run_fla_llm import main as fla_llm_main
-
-    _say(f"[2/{steps}] stage 1, visual initialising: ResNet + temporal conv + VL-adapter + Light-T, end to end")
-    t = time.time()
-    stage1 = run_stage(fla_llm_main, "fla_llm_synthetic_stage1.json",
-                       {**common, "output_dir": out / "stage1", "max_steps": settings.stage1_steps})
-    _say(f"      done in {time.time() - t:.0f} s; held-out test BLEU-4 {stage1['test']['test_bleu4']:.1f}")
-    _say(f"[3/{steps}] stage 2, LLM fine-tuning: frozen stage-1 encoder (features cached once) + LLM-adapter + mBART")
-    t = time.time()
-    stage2 = run_stage(fla_llm_main, "fla_llm_synthetic_stage2.json",
-                       {**common, "output_dir": out / "stage2", "stage1_model_name_or_path": out / "stage1",
-                        "max_steps": settings.stage2_steps})
-    _say(f"      done in {time.time() - t:.0f} s; held-out test BLEU-4 {stage2['test']['test_bleu4']:.1f}")
-    return stage1, stage2, ("stage1", "stage2")
+def _stage_score(results: dict) -> str:
+    """One line on a finished stage: held-out BLEU-4 for a stage that translates, retrieval for an alignment one."""
+    if "test" in results and "test_bleu4" in results["test"]:
+        return f"held-out test BLEU-4 {results['test']['test_bleu4']:.1f}"
+    retrieval = results.get("retrieval")
+    if retrieval:
+        return (f"dev video→sentence R@1 {retrieval['video_to_text_r1']:.1f}% "
+                f"(chance {100 / retrieval['num_examples']:.1f}%)")
+    return "no held-out scores"
 
 
 def synthetic_description_encoder(texts: list[str], fallback_dir: Path):
@@ -172,34 +198,21 @@ def synthetic_description_encoder(texts: list[str], fallback_dir: Path):
     return DescriptionEncoder.from_pretrained(str(fallback_dir))
 
 
-def _train_mmslt(settings: DemoSettings, out: Path, corpus, common: dict, steps: int):
+def _describe_corpus(corpus, out: Path, step: str) -> Path:
+    """The frame-description embeddings the stages that need them read (MMSLT's steps A and B): the corpus's own
+    per-frame descriptions, embedded with `synthetic_description_encoder`."""
     from .processing import descriptions_from_corpus, encode_descriptions
-    from .train_scripts.run_mmslt import main as mmslt_main
 
     t = time.time()
     descriptions = descriptions_from_corpus(corpus, out / "descriptions" / "descriptions")
     texts = sorted({d for split in corpus.values() for row in split["descriptions"] for d in row})
     encoder = synthetic_description_encoder(texts, out / "descriptions" / "text_encoder")
-    _say(f"[2/{steps}] sign descriptions: the corpus's per-frame descriptions (stand-in for the MLLM's), embedded "
+    _say(f"{step} sign descriptions: the corpus's per-frame descriptions (stand-in for the MLLM's), embedded "
          f"with {encoder.name_or_path} ({encoder.pooling} pooling; the paper: bert-base-cased [CLS])")
     embeddings = encode_descriptions(encoder, descriptions, out / "descriptions" / "embeddings")
     _say(f"      done in {time.time() - t:.0f} s: {len(embeddings)} videos, {len(texts)} distinct descriptions, "
          f"{embeddings.dim}-d embeddings")
-    _say(f"[3/{steps}] stage 1, multimodal-language pre-training: video ↔ sentence (InfoNCE) + description mapper (MSE)")
-    t = time.time()
-    pretrain = run_stage(mmslt_main, "mmslt_synthetic_pretrain.json",
-                         {**common, "output_dir": out / "pretrain", "description_cache": out / "descriptions" / "embeddings",
-                          "max_steps": settings.stage1_steps})
-    retrieval = pretrain["retrieval"]
-    _say(f"      done in {time.time() - t:.0f} s; dev video→sentence R@1 {retrieval['video_to_text_r1']:.1f}% "
-         f"(chance {100 / retrieval['num_examples']:.1f}%)")
-    _say(f"[4/{steps}] stage 2, translation: frozen description mapper (no MLLM at inference) + mBART")
-    t = time.time()
-    translate = run_stage(mmslt_main, "mmslt_synthetic_translate.json",
-                          {**common, "output_dir": out / "translate", "pretrained_model_name_or_path": out / "pretrain",
-                           "max_steps": settings.stage2_steps})
-    _say(f"      done in {time.time() - t:.0f} s; held-out test BLEU-4 {translate['test']['test_bleu4']:.1f}")
-    return pretrain, translate, ("pretrain", "translate")
+    return out / "descriptions" / "embeddings"
 
 
 def save_checkpoint(source: Path, checkpoint: Path) -> None:
@@ -235,4 +248,4 @@ def translate_examples(checkpoint: Path, dataset, count: int) -> list[dict]:
             for v, r, o in zip(rows["video"], rows["text"], outputs)]
 
 
-__all__ = ["DemoSettings", "most_frequent_sentence_baseline", "run_demo"]
+__all__ = ["DemoSettings", "available_methods", "most_frequent_sentence_baseline", "run_demo"]
