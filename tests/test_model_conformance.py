@@ -83,6 +83,16 @@ def mmslt_config_tester(make_config):
                         mse_weight=0.5, lora_r=8, language_code="de_DE")
 
 
+class CausalLLMVariant:
+    """The same model class around a decoder-only LLM: only the tests whose path differs with the LLM kind
+    (outputs, embeddings, training, generation) run again; the rest is the mBART variant's (set to None, so
+    pytest does not collect them)."""
+
+    test_not_applicable = test_config = test_save_load = test_determinism = test_forward_signature = None
+    test_model_main_input_name = test_model_is_small = test_training_gradient_checkpointing = None
+    test_retain_grad_hidden_states_attentions = test_eager_matches_sdpa_inference = None
+
+
 class TestFlaLlmForVisualInitialization(ModelTesterMixin, GenerationTesterMixin):
     all_model_classes = (FlaLlmForVisualInitialization,)
     all_generative_model_classes = (FlaLlmForVisualInitialization,)
@@ -101,7 +111,7 @@ class TestFlaLlmForConditionalGeneration(ModelTesterMixin, GenerationTesterMixin
         self.config_tester = fla_config_tester(self.model_tester.get_config)
 
 
-class TestFlaLlmForConditionalGenerationCausalLLM(ModelTesterMixin, GenerationTesterMixin):
+class TestFlaLlmForConditionalGenerationCausalLLM(CausalLLMVariant, ModelTesterMixin, GenerationTesterMixin):
     all_model_classes = (FlaLlmForConditionalGeneration,)
     all_generative_model_classes = (FlaLlmForConditionalGeneration,)
 
@@ -127,7 +137,7 @@ class TestMMSLTForConditionalGeneration(ModelTesterMixin, GenerationTesterMixin)
         self.config_tester = mmslt_config_tester(self.model_tester.get_config)
 
 
-class TestMMSLTForConditionalGenerationCausalLLM(ModelTesterMixin, GenerationTesterMixin):
+class TestMMSLTForConditionalGenerationCausalLLM(CausalLLMVariant, ModelTesterMixin, GenerationTesterMixin):
     all_model_classes = (MMSLTForConditionalGeneration,)
     all_generative_model_classes = (MMSLTForConditionalGeneration,)
 
