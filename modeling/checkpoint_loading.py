@@ -190,6 +190,13 @@ class StrictLoadingMixin:
         model, info = super().from_pretrained(pretrained_model_name_or_path, *model_args, output_loading_info=True,
                                               **kwargs)
         missing = sorted(info.get("missing_keys") or [])
+        lora = [key for key in missing if ".lora_A." in key or ".lora_B." in key]
+        if lora and len(lora) == len(missing):
+            # A checkpoint without LoRA weights loaded into a model with LoRA layers (e.g. a fully fine-tuned or
+            # base checkpoint, with `llm_finetuning="lora"`): the adapter starts as peft starts it, lora_B = 0, so
+            # the output is the checkpoint's own. Anything else missing is still an error.
+            logger.warning("%s has no LoRA weights: %d LoRA tensors start untrained (lora_B = 0)", path, len(lora))
+            missing = []
         if missing:
             saved_as = f" (it was saved from {architectures[0]})" if architectures else ""
             raise CheckpointError(

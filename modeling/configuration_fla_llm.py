@@ -13,14 +13,20 @@ registered backbone / translator / LLM plugs in:
 
 from __future__ import annotations
 
-import sys
-
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PretrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-# ResNet-18 (GFSLT-VLP backbone; depths 2-2-2-2, widths 64-128-256-512, basic blocks).
-RESNET18 = {"depths": [2, 2, 2, 2], "hidden_sizes": [64, 128, 256, 512], "layer_type": "basic", "embedding_size": 64}
+from .configuration_common import (
+    RESNET18,
+    backbone_output_size,
+    check_float_field,
+    check_int_field,
+    inherit_special_tokens,
+    serve_pipeline_locally,
+    with_shipped_pipelines,
+)
+
 # facebook/mbart-large-cc25.
 MBART_LARGE_CC25 = {
     "vocab_size": 250027,
@@ -60,46 +66,6 @@ LIGHT_T = {
     "decoder_start_token_id": 2,
     "forced_eos_token_id": 2,
 }
-
-
-def serve_pipeline_locally(config) -> None:
-    """Let an imported `sign_translation` serve `pipeline("sign-translation")` instead of the shipped pipeline code.
-
-    Checkpoints list the task in config.json `custom_pipelines` (with its code file) so that
-    `pipeline(..., trust_remote_code=True)` works where the package is not installed. transformers, however, insists
-    on `trust_remote_code=True` for any task named there, even when the task is registered locally. When the package
-    is imported (it registers the task), the entry is therefore kept aside on the config and written back on save.
-    """
-    shipped = getattr(config, "custom_pipelines", None)
-    package = sys.modules.get("sign_translation")
-    if shipped and package is not None and hasattr(package, "SignTranslationPipeline"):
-        config._shipped_custom_pipelines = shipped
-        del config.custom_pipelines
-
-
-def with_shipped_pipelines(output: dict, config) -> dict:
-    """`to_dict` counterpart of `serve_pipeline_locally`: saved configs keep their `custom_pipelines`."""
-    output.pop("_shipped_custom_pipelines", None)
-    shipped = getattr(config, "_shipped_custom_pipelines", None)
-    if shipped and "custom_pipelines" not in output:
-        output["custom_pipelines"] = shipped
-    return output
-
-
-def inherit_special_tokens(config) -> None:
-    """Special token ids the config does not set come from its LLM (`text_config`): the processor uses the LLM's
-    tokenizer, so generation and label padding must agree with it. mBART-style: decoding starts at eos."""
-    for name in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
-        if getattr(config, name) is None:
-            setattr(config, name, getattr(config.text_config, name, None))
-    if config.decoder_start_token_id is None:
-        config.decoder_start_token_id = config.eos_token_id
-
-
-def backbone_output_size(vision_config) -> int:
-    """Width of the per-frame vector a vision backbone returns (ResNet: its last stage; ViT-like: hidden_size)."""
-    sizes = getattr(vision_config, "hidden_sizes", None)
-    return int(sizes[-1]) if sizes else int(vision_config.hidden_size)
 
 
 def _tiny_vision() -> dict:
@@ -284,18 +250,14 @@ class FlaLlmConfig(PretrainedConfig):
 
     def _validate_fields(self) -> None:
         """Nonsensical values fail here, naming the field, instead of deep inside a module constructor."""
+        owner = type(self).__name__
         for name in ("temporal_hidden_size", "vl_adapter_hidden_size", "frame_stride"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"FlaLlmConfig: {name}={value!r}; expected an integer ≥ 1")
-        k = self.temporal_kernel_size
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0:
-            raise ValueError(f"FlaLlmConfig: temporal_kernel_size={k!r}; expected an odd integer ≥ 1 (length preserving)")
-        h = self.llm_adapter_hidden_size
-        if h is not None and (isinstance(h, bool) or not isinstance(h, int) or h < 1):
-            raise ValueError(f"FlaLlmConfig: llm_adapter_hidden_size={h!r}; expected an integer ≥ 1 or None")
-        if not isinstance(self.label_smoothing, (int, float)) or not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(f"FlaLlmConfig: label_smoothing={self.label_smoothing!r}; expected a number in [0, 1)")
+            check_int_field(owner, name, getattr(self, name))
+        # odd: the local temporal module preserves the length
+        check_int_field(owner, "temporal_kernel_size", self.temporal_kernel_size, odd=True)
+        check_int_field(owner, "llm_adapter_hidden_size", self.llm_adapter_hidden_size, optional=True)
+        check_float_field(owner, "label_smoothing", self.label_smoothing, 0.0, 1.0, exclusive_maximum=True)
+        check_float_field(owner, "initializer_range", self.initializer_range, 0.0, exclusive_minimum=True)
 
     def to_dict(self) -> dict:
         return with_shipped_pipelines(super().to_dict(), self)
@@ -349,4 +311,6 @@ class FlaLlmConfig(PretrainedConfig):
         return cls(**defaults)
 
 
-__all__ = ["FlaLlmConfig", "serve_pipeline_locally", "with_shipped_pipelines"]
+# re-exported: older code imports these helpers from here
+__all__ = ["FlaLlmConfig", "backbone_output_size", "inherit_special_tokens", "serve_pipeline_locally",
+           "with_shipped_pipelines"]

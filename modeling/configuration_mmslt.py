@@ -14,9 +14,12 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PretrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-from .configuration_fla_llm import (
+from .configuration_common import (
     RESNET18,
     backbone_output_size,
+    check_choice_field,
+    check_float_field,
+    check_int_field,
     inherit_special_tokens,
     serve_pipeline_locally,
     with_shipped_pipelines,
@@ -41,7 +44,7 @@ MBART_LARGE_50 = {  # facebook/mbart-large-50-many-to-many-mmt
 
 @strict
 class MMSLTConfig(PretrainedConfig):
-    r"""Configuration for `MMSLTForPretraining` (MMLP, stage 1) and `MMSLTForConditionalGeneration` (stage 2).
+    r"""Configuration for `MMSLTForPreTraining` (MMLP, stage 1) and `MMSLTForConditionalGeneration` (stage 2).
 
     Args:
         vision_config: frame backbone (default ResNet-18, 512-d per frame).
@@ -184,15 +187,14 @@ class MMSLTConfig(PretrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        if self.llm_finetuning not in ("lora", "full"):
-            raise ValueError(f"llm_finetuning={self.llm_finetuning!r}: expected 'lora' or 'full'")
+        self._validate_fields()
         seq2seq = bool(getattr(self.text_config, "is_encoder_decoder", False))
         if self.llm_type is None:
             self.llm_type = "seq2seq" if seq2seq else "causal"
-        if self.llm_type not in ("seq2seq", "causal"):
-            raise ValueError(f"llm_type={self.llm_type!r}: expected 'seq2seq' or 'causal'")
+        check_choice_field("MMSLTConfig", "llm_type", self.llm_type, ("seq2seq", "causal"))
         if (self.llm_type == "seq2seq") != seq2seq:
-            raise ValueError(f"llm_type={self.llm_type!r} but text_config ({self.text_config.model_type}) is "
+            raise ValueError(f"MMSLTConfig: llm_type={self.llm_type!r} but text_config "
+                             f"({self.text_config.model_type}) is "
                              f"{'an encoder-decoder' if seq2seq else 'a decoder-only'} LLM")
         if self.lora_target_modules is None:
             out = "out_proj" if self.llm_type == "seq2seq" else "o_proj"
@@ -200,6 +202,31 @@ class MMSLTConfig(PretrainedConfig):
         inherit_special_tokens(self)
         self.is_encoder_decoder = self.llm_type == "seq2seq"
         serve_pipeline_locally(self)
+
+    def _validate_fields(self) -> None:
+        """Every numeric / enum field checked here, naming the field, its value and what is allowed, instead of a
+        failure deep inside a module constructor (or a silently odd model)."""
+        owner = type(self).__name__
+        check_choice_field(owner, "llm_finetuning", self.llm_finetuning, ("lora", "full"))
+        if self.llm_type is not None:
+            check_choice_field(owner, "llm_type", self.llm_type, ("seq2seq", "causal"))
+        for name in ("description_size", "description_mapper_hidden_size", "temporal_hidden_size", "mlp_hidden_size",
+                     "lora_r", "lora_alpha", "max_frames"):
+            check_int_field(owner, name, getattr(self, name))
+        check_int_field(owner, "temporal_kernel_size", self.temporal_kernel_size)
+        check_float_field(owner, "lora_dropout", self.lora_dropout, 0.0, 1.0, exclusive_maximum=True)
+        check_float_field(owner, "mse_weight", self.mse_weight, 0.0)
+        # the CLIP temperature: the logit scale is log(1/t), so t > 0
+        check_float_field(owner, "temperature_init", self.temperature_init, 0.0, exclusive_minimum=True)
+        check_float_field(owner, "label_smoothing", self.label_smoothing, 0.0, 1.0, exclusive_maximum=True)
+        check_float_field(owner, "initializer_range", self.initializer_range, 0.0, exclusive_minimum=True)
+        for name in ("use_description_mapper", "temporal_edge_padding", "gather_negatives", "freeze_backbone"):
+            check_choice_field(owner, name, getattr(self, name), (True, False))
+        targets = self.lora_target_modules
+        if targets is not None and (not isinstance(targets, (list, tuple)) or not targets
+                                    or not all(isinstance(t, str) and t for t in targets)):
+            raise ValueError(f"{owner}: lora_target_modules={targets!r}; expected a non-empty list of module names "
+                             "(e.g. ['q_proj', 'k_proj', 'v_proj', 'out_proj']) or None")
 
     def to_dict(self) -> dict:
         return with_shipped_pipelines(super().to_dict(), self)

@@ -19,11 +19,33 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import re
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+from transformers import initialization as init
 from transformers.modeling_outputs import CausalLMOutputWithPast, Seq2SeqLMOutput
+
+
+@dataclass
+class VisualSeq2SeqLMOutput(Seq2SeqLMOutput):
+    """`Seq2SeqLMOutput` plus the visual front end's hidden states.
+
+    visual_hidden_states: with `output_hidden_states`, the output of each front-end stage, from the per-frame
+        backbone features (B,T,D_frame) to the visual prefix the LM reads (B,T',D_lm); which stages a model lists
+        is in its `visual_prefix` docstring.
+    """
+
+    visual_hidden_states: tuple[torch.Tensor, ...] | None = None
+
+
+@dataclass
+class VisualCausalLMOutput(CausalLMOutputWithPast):
+    """`CausalLMOutputWithPast` plus the visual front end's hidden states (see `VisualSeq2SeqLMOutput`)."""
+
+    visual_hidden_states: tuple[torch.Tensor, ...] | None = None
 
 
 def label_smoothed_loss(
@@ -54,8 +76,49 @@ def inject_lora(module: nn.Module, target_modules: list[str], r: int, alpha: int
     pattern = rf".*{scope}.*\.({targets})$" if scope else rf".*\.({targets})$"
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=pattern)
     inject_adapter_in_model(config, module)
+    mark_lora_layers(module)
     for name, param in module.named_parameters():
         param.requires_grad = "lora_" in name
+
+
+def mark_lora_layers(module: nn.Module) -> None:
+    """Tag the LoRA A/B projections so a model's `_init_weights` gives them peft's initialisation (A: Kaiming
+    uniform, B: zeros, so an untrained adapter changes nothing) instead of the `nn.Linear` default. transformers
+    calls `_init_weights` on every weight a checkpoint lacks, e.g. a plain (non-LoRA) checkpoint loaded into a
+    LoRA model; the `nn.Linear` default would make `lora_B` non-zero and the adapter change the output."""
+    for layer in lora_layers(module):
+        for name in ("lora_A", "lora_B"):
+            for linear in getattr(layer, name, {}).values():
+                linear._lora_role = name
+
+
+@torch.no_grad()
+def init_missing_lora_weights(model: nn.Module) -> None:
+    """Give every LoRA projection that is not yet initialised (not loaded from a checkpoint) peft's
+    initialisation, and mark it done, BEFORE transformers' `initialize_weights` walks the model.
+
+    That walk hands each module to the `_init_weights` of the nearest enclosing `PreTrainedModel`; LoRA layers sit
+    inside the LLM, whose `_init_weights` draws `nn.Linear` weights from N(0, std) — lora_B would then be non-zero
+    and an untrained adapter would change the output. Call it first in the model's `initialize_weights`."""
+    for module in model.modules():
+        if getattr(module, "_lora_role", None) and not getattr(module, "_is_hf_initialized", False):
+            init_lora_linear(module)
+            module._is_hf_initialized = True
+
+
+def init_lora_linear(module: nn.Module) -> bool:
+    """peft's LoRA initialisation for a linear tagged by `mark_lora_layers`; True if it was one. Uses transformers'
+    `initialization` functions, which leave weights loaded from a checkpoint alone."""
+    role = getattr(module, "_lora_role", None)
+    if role is None:
+        return False
+    if role == "lora_A":
+        init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+    else:
+        init.zeros_(module.weight)
+    if getattr(module, "bias", None) is not None:
+        init.zeros_(module.bias)
+    return True
 
 
 def lora_layers(module: nn.Module) -> list[nn.Module]:
@@ -93,6 +156,35 @@ class VisualPrefixLMMixin:
     def language_model(self) -> nn.Module:
         return getattr(self, self.language_model_attribute)
 
+    # ------------------------------------------------------------------ embeddings (the LM's)
+    def get_input_embeddings(self) -> nn.Module:
+        return self.language_model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.language_model.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Module | None:
+        return self.language_model.get_output_embeddings()
+
+    def set_output_embeddings(self, value: nn.Module) -> None:
+        self.language_model.set_output_embeddings(value)
+
+    def resize_token_embeddings(self, new_num_tokens=None, pad_to_multiple_of=None, mean_resizing: bool = True):
+        """Resize the LM's vocabulary (e.g. after adding a language token to the tokenizer).
+
+        The LM's own `resize_token_embeddings` runs, so mBART/Marian also resize their `final_logits_bias`; the
+        new size is written into this model's config (`text_config`, and for FLa-LLM the Light-T config, which
+        shares the tokenizer) so a checkpoint saved afterwards loads back at that size."""
+        embeddings = self.language_model.resize_token_embeddings(new_num_tokens, pad_to_multiple_of, mean_resizing)
+        if new_num_tokens is not None or pad_to_multiple_of is not None:
+            self._set_vocab_size(embeddings.weight.shape[0])
+        return embeddings
+
+    def _set_vocab_size(self, size: int) -> None:
+        self.config.text_config.vocab_size = size
+        self.language_model.config.vocab_size = size
+        self.vocab_size = size
+
     # ------------------------------------------------------------------ training forward
     def language_model_forward(
         self,
@@ -103,23 +195,31 @@ class VisualPrefixLMMixin:
         decoder_attention_mask: torch.Tensor | None = None,
         num_items_in_batch=None,
         output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        visual_hidden_states: tuple[torch.Tensor, ...] | None = None,
     ):
-        """Run the LM on the visual prefix; `output_attentions` (default: `config.output_attentions`) adds the LM's
-        attention maps to the output (`cross_attentions` etc. for seq2seq, `attentions` for decoder-only)."""
+        """Run the LM on the visual prefix.
+
+        `output_attentions` / `output_hidden_states` (default: the config flags of the same name) add the LM's
+        attention maps (`encoder_attentions`/`decoder_attentions`/`cross_attentions` for seq2seq, `attentions` for
+        decoder-only) and hidden states (`encoder_hidden_states`/`decoder_hidden_states`, or `hidden_states`) to
+        the output; `visual_hidden_states` (the front end's stages) is returned as given."""
         if output_attentions is None:
             output_attentions = bool(getattr(self.config, "output_attentions", False))
+        if output_hidden_states is None:
+            output_hidden_states = bool(getattr(self.config, "output_hidden_states", False))
         with self._attention_maps(output_attentions):
             return self._language_model_forward(
                 prefix, prefix_mask, labels, decoder_input_ids, decoder_attention_mask, num_items_in_batch,
-                output_attentions,
+                output_attentions, output_hidden_states, visual_hidden_states if output_hidden_states else None,
             )
 
     def _language_model_forward(
         self, prefix, prefix_mask, labels, decoder_input_ids, decoder_attention_mask, num_items_in_batch,
-        output_attentions,
+        output_attentions, output_hidden_states=False, visual_hidden_states=None,
     ):
         lm = self.language_model
-        extra = {"output_attentions": True} if output_attentions else {}
+        extra = {"output_attentions": bool(output_attentions), "output_hidden_states": bool(output_hidden_states)}
         if lm.config.is_encoder_decoder:
             if decoder_input_ids is None and labels is not None:
                 decoder_input_ids = self._decoder_inputs_from_labels(labels)
@@ -129,26 +229,32 @@ class VisualPrefixLMMixin:
                 decoder_input_ids=decoder_input_ids,
                 decoder_attention_mask=decoder_attention_mask,
                 use_cache=False,
+                return_dict=True,
                 **extra,
             )
             loss = None
             if labels is not None:
                 loss = label_smoothed_loss(outputs.logits, labels, self.config.label_smoothing, num_items_in_batch)
-            return Seq2SeqLMOutput(
+            return VisualSeq2SeqLMOutput(
                 loss=loss,
                 logits=outputs.logits,
-                encoder_last_hidden_state=outputs.encoder_last_hidden_state,
-                encoder_attentions=outputs.encoder_attentions,
+                decoder_hidden_states=outputs.decoder_hidden_states,
                 decoder_attentions=outputs.decoder_attentions,
                 cross_attentions=outputs.cross_attentions,
+                encoder_last_hidden_state=outputs.encoder_last_hidden_state,
+                encoder_hidden_states=outputs.encoder_hidden_states,
+                encoder_attentions=outputs.encoder_attentions,
+                visual_hidden_states=visual_hidden_states,
             )
         embeds, mask, targets = self._causal_sequence(prefix, prefix_mask, labels)
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-        outputs = lm(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, use_cache=False, **extra)
+        outputs = lm(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, use_cache=False,
+                     return_dict=True, **extra)
         loss = None
         if targets is not None:
             loss = label_smoothed_loss(outputs.logits, targets, self.config.label_smoothing, num_items_in_batch)
-        return CausalLMOutputWithPast(loss=loss, logits=outputs.logits, attentions=outputs.attentions)
+        return VisualCausalLMOutput(loss=loss, logits=outputs.logits, hidden_states=outputs.hidden_states,
+                                    attentions=outputs.attentions, visual_hidden_states=visual_hidden_states)
 
     @contextlib.contextmanager
     def _attention_maps(self, wanted: bool):
@@ -357,4 +463,15 @@ class VisualPrefixLMMixin:
         return weights, prefix_mask
 
 
-__all__ = ["VisualPrefixLMMixin", "inject_lora", "label_smoothed_loss", "lora_disabled", "lora_layers"]
+__all__ = [
+    "VisualCausalLMOutput",
+    "VisualPrefixLMMixin",
+    "VisualSeq2SeqLMOutput",
+    "init_lora_linear",
+    "init_missing_lora_weights",
+    "inject_lora",
+    "label_smoothed_loss",
+    "lora_disabled",
+    "lora_layers",
+    "mark_lora_layers",
+]

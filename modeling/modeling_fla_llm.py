@@ -22,13 +22,27 @@ from __future__ import annotations
 
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, GenerationMixin, PreTrainedModel
+from transformers.utils.generic import can_return_tuple
 
 from .checkpoint_loading import StrictLoadingMixin
 from .configuration_fla_llm import FlaLlmConfig
-from .llm_bridge import VisualPrefixLMMixin
+from .llm_bridge import VisualPrefixLMMixin, init_lora_linear, init_missing_lora_weights
 from .pretrained_sources import load_llm
-from .visual_encoder import MLPAdapter, SignVisualEncoder, init_sign_modules
+from .visual_encoder import LLMAdapter, SignVisualEncoder, VLAdapter, init_sign_modules
 from .vocabulary_trimming import trim_vocabulary
+
+
+class LightTranslator:
+    """FLa-LLM's light translator "Light-T" (§3.1): a vanilla Transformer encoder-decoder (3+3 layers, d 512, 8
+    heads, FFN 2048, sinusoidal positions) reading the VL-adapter's visual tokens as `inputs_embeds`.
+
+    It is a Marian-shaped `AutoModelForSeq2SeqLM` built from `config.translator_config`; this name only builds it,
+    so the module stays transformers' own class (`generate`, `resize_token_embeddings`, state-dict keys
+    `translator.model.*` as before)."""
+
+    @staticmethod
+    def from_config(translator_config) -> PreTrainedModel:
+        return AutoModelForSeq2SeqLM.from_config(translator_config)
 
 
 class FlaLlmPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
@@ -47,9 +61,22 @@ class FlaLlmPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
         # transformers maps "*ForConditionalGeneration" to its causal-LM loss bookkeeping; our loss is our own.
         self.loss_type = "label_smoothed_cross_entropy"
 
+    def initialize_weights(self):
+        init_missing_lora_weights(self)  # LoRA layers inside the LLM: peft's init, not the LLM's _init_weights
+        super().initialize_weights()
+
     def _init_weights(self, module):
-        if not init_sign_modules(module):
+        if not (init_lora_linear(module) or init_sign_modules(module)):
             super()._init_weights(module)
+
+    def _encode_video(self, pixel_values_videos, video_mask, hidden_states: list | None = None):
+        """Visual encoder; with a `hidden_states` list, appends the backbone's per-frame features (B,T,D_frame)
+        and the local temporal module's output (B,T,D)."""
+        frames = self.visual_encoder.backbone(pixel_values_videos, video_mask)  # (B,T,512)
+        features, mask = self.visual_encoder.temporal(frames, video_mask)  # (B,T,512)
+        if hidden_states is not None:
+            hidden_states.extend([frames, features])
+        return features, mask
 
     def _build_visual_encoder(self) -> SignVisualEncoder:
         config = self.config
@@ -89,20 +116,31 @@ class FlaLlmForVisualInitialization(VisualPrefixLMMixin, FlaLlmPreTrainedModel, 
     def __init__(self, config: FlaLlmConfig):
         super().__init__(config)
         self.visual_encoder = self._build_visual_encoder()
-        self.vl_adapter = MLPAdapter(
+        self.vl_adapter = VLAdapter(
             config.temporal_hidden_size,
             config.vl_adapter_hidden_size,
             config.translator_config.d_model,
             config.adapter_activation,
         )
-        self.translator = AutoModelForSeq2SeqLM.from_config(config.translator_config)  # Light-T
+        self.translator = LightTranslator.from_config(config.translator_config)
         self.post_init()
         self._set_generation_defaults(num_beams=5, max_new_tokens=100)
 
-    def visual_prefix(self, pixel_values_videos, video_mask, **kwargs):
-        features, mask = self.visual_encoder(pixel_values_videos, video_mask)  # (B,T,512)
-        return self.vl_adapter(features), mask  # (B,T,d_model)
+    def visual_prefix(self, pixel_values_videos, video_mask, hidden_states: list | None = None, **kwargs):
+        """Visual tokens for Light-T: (B,T,d_model) and mask (B,T). With a `hidden_states` list, appends the
+        backbone features, the temporal module's output and the VL-adapter's output (this prefix)."""
+        features, mask = self._encode_video(pixel_values_videos, video_mask, hidden_states)  # (B,T,512)
+        prefix = self.vl_adapter(features)  # (B,T,d_model)
+        if hidden_states is not None:
+            hidden_states.append(prefix)
+        return prefix, mask
 
+    def _set_vocab_size(self, size: int) -> None:
+        super()._set_vocab_size(size)
+        # Light-T shares the LLM's tokenizer: the config keeps the two vocabularies equal on reload
+        self.config.translator_config.vocab_size = self.config.translator_config.decoder_vocab_size = size
+
+    @can_return_tuple
     def forward(
         self,
         pixel_values_videos: torch.Tensor | None = None,
@@ -110,14 +148,20 @@ class FlaLlmForVisualInitialization(VisualPrefixLMMixin, FlaLlmPreTrainedModel, 
         labels: torch.Tensor | None = None,
         decoder_input_ids: torch.Tensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         **kwargs,
     ):
         if pixel_values_videos is None or video_mask is None:
             raise ValueError("FlaLlmForVisualInitialization needs pixel_values_videos (B,T,C,H,W) and video_mask (B,T)")
-        prefix, mask = self.visual_prefix(pixel_values_videos, video_mask)
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        visual_states = [] if output_hidden_states else None
+        prefix, mask = self.visual_prefix(pixel_values_videos, video_mask, hidden_states=visual_states)
         return self.language_model_forward(
             prefix, mask, labels, decoder_input_ids, decoder_attention_mask, kwargs.get("num_items_in_batch"),
-            output_attentions=kwargs.get("output_attentions"),
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+            visual_hidden_states=tuple(visual_states) if visual_states is not None else None,
         )
 
 
@@ -153,7 +197,7 @@ class FlaLlmForConditionalGeneration(VisualPrefixLMMixin, FlaLlmPreTrainedModel,
     def __init__(self, config: FlaLlmConfig, llm: PreTrainedModel | None = None):
         super().__init__(config)
         self.visual_encoder = self._build_visual_encoder()
-        self.llm_adapter = MLPAdapter(
+        self.llm_adapter = LLMAdapter(
             config.temporal_hidden_size, config.llm_adapter_hidden_size, config.llm_hidden_size, config.adapter_activation
         )
         if llm is None:
@@ -188,11 +232,17 @@ class FlaLlmForConditionalGeneration(VisualPrefixLMMixin, FlaLlmPreTrainedModel,
         finally:
             self.visual_encoder.train(was_training)
 
-    def visual_prefix(self, pixel_values_videos=None, video_mask=None, visual_features=None, **kwargs):
+    def visual_prefix(self, pixel_values_videos=None, video_mask=None, visual_features=None,
+                      hidden_states: list | None = None, **kwargs):
+        """Visual tokens for the LLM: (B,T,D_lm) and mask (B,T). With a `hidden_states` list, appends the backbone
+        features and the temporal module's output (only the latter for cached `visual_features`, which are that
+        output) and the LLM-adapter's output (this prefix)."""
         if visual_features is not None:
             if video_mask is None:
                 raise ValueError("visual_features need their video_mask (B,T)")
             features, mask = visual_features, video_mask
+            if hidden_states is not None:
+                hidden_states.append(features)
         elif pixel_values_videos is None or video_mask is None:
             raise ValueError(
                 "FlaLlmForConditionalGeneration needs pixel_values_videos (B,T,C,H,W) and video_mask (B,T), or "
@@ -203,11 +253,15 @@ class FlaLlmForConditionalGeneration(VisualPrefixLMMixin, FlaLlmPreTrainedModel,
             # loop put the whole model in training mode without going through `FlaLlmForConditionalGeneration.train`.
             self.visual_encoder.eval()
             with torch.no_grad():
-                features, mask = self.visual_encoder(pixel_values_videos, video_mask)
+                features, mask = self._encode_video(pixel_values_videos, video_mask, hidden_states)
         else:
-            features, mask = self.visual_encoder(pixel_values_videos, video_mask)
-        return self.llm_adapter(features), mask  # (B,T,llm hidden)
+            features, mask = self._encode_video(pixel_values_videos, video_mask, hidden_states)
+        prefix = self.llm_adapter(features)  # (B,T,llm hidden)
+        if hidden_states is not None:
+            hidden_states.append(prefix)
+        return prefix, mask
 
+    @can_return_tuple
     def forward(
         self,
         pixel_values_videos: torch.Tensor | None = None,
@@ -216,12 +270,19 @@ class FlaLlmForConditionalGeneration(VisualPrefixLMMixin, FlaLlmPreTrainedModel,
         visual_features: torch.Tensor | None = None,
         decoder_input_ids: torch.Tensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         **kwargs,
     ):
-        prefix, mask = self.visual_prefix(pixel_values_videos, video_mask, visual_features=visual_features)
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        visual_states = [] if output_hidden_states else None
+        prefix, mask = self.visual_prefix(pixel_values_videos, video_mask, visual_features=visual_features,
+                                          hidden_states=visual_states)
         return self.language_model_forward(
             prefix, mask, labels, decoder_input_ids, decoder_attention_mask, kwargs.get("num_items_in_batch"),
-            output_attentions=kwargs.get("output_attentions"),
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+            visual_hidden_states=tuple(visual_states) if visual_states is not None else None,
         )
 
     @classmethod
@@ -285,4 +346,9 @@ class FlaLlmForConditionalGeneration(VisualPrefixLMMixin, FlaLlmPreTrainedModel,
         return model, tokenizer
 
 
-__all__ = ["FlaLlmForConditionalGeneration", "FlaLlmForVisualInitialization", "FlaLlmPreTrainedModel"]
+__all__ = [
+    "FlaLlmForConditionalGeneration",
+    "FlaLlmForVisualInitialization",
+    "FlaLlmPreTrainedModel",
+    "LightTranslator",
+]

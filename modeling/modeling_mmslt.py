@@ -4,7 +4,7 @@ arXiv 2411.16789; official code exists — where it differs from the paper we fo
 Offline: an image MLLM describes every frame; bert-base-cased turns each description into a [CLS] vector
 (`sign_translation.processing.sign_descriptions`).
 
-Stage 1 — multimodal-language pre-training (`MMSLTForPretraining`, MMLP):
+Stage 1 — multimodal-language pre-training (`MMSLTForPreTraining`, MMLP; `MMSLTForPretraining` is the old name):
 
     frames ─ResNet-18─▶ v (B,T,512) ─description mapper (512→1024→768)─▶ d̂ (B,T,768)   MSE(d̂, BERT [CLS] targets)
     concat(v, d̂) (B,T,1280) ─K5-P2-K5-P2 conv─▶ (B,T/4,1024) ─MLP─▶ mBART-50 encoder + LoRA ─mean─▶ video embedding
@@ -29,6 +29,7 @@ is batched with.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -36,12 +37,13 @@ from torch import nn
 from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
+from transformers.utils.generic import can_return_tuple
 
 from .checkpoint_loading import StrictLoadingMixin
 from .configuration_mmslt import MMSLTConfig
-from .llm_bridge import VisualPrefixLMMixin, inject_lora, lora_disabled
+from .llm_bridge import VisualPrefixLMMixin, init_lora_linear, init_missing_lora_weights, inject_lora, lora_disabled
 from .pretrained_sources import load_llm
-from .visual_encoder import FrameBackbone, MLPAdapter, TemporalConv, init_sign_modules
+from .visual_encoder import DescriptionMapper, FrameBackbone, MLPAdapter, TemporalConv, init_sign_modules
 
 
 def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -50,14 +52,85 @@ def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
 
 
+def mmlp_loss(
+    video_embeds: torch.Tensor,
+    text_embeds: torch.Tensor,
+    logit_scale: torch.Tensor,
+    mapped_descriptions: torch.Tensor | None = None,
+    description_embeds: torch.Tensor | None = None,
+    video_mask: torch.Tensor | None = None,
+    mse_weight: float = 0.1,
+    all_video_embeds: torch.Tensor | None = None,
+    all_text_embeds: torch.Tensor | None = None,
+    offset: int = 0,
+) -> dict[str, torch.Tensor | None]:
+    """MMSLT's multimodal-language pre-training loss (§3.2): symmetric CLIP InfoNCE between video and sentence
+    embeddings with a learnable temperature, plus `mse_weight` × MSE between the description mapper's output and the
+    sign-description embeddings (the MLLM descriptions' BERT [CLS] vectors).
+
+    Args:
+        video_embeds, text_embeds: (B,D) L2-normalised embeddings; row i of each is the same clip.
+        logit_scale: log of the inverse temperature (a learnable scalar; init log(1/0.07)); clamped at scale 100.
+        mapped_descriptions, description_embeds: (B,T,D_desc) predicted and target descriptions; the MSE term is
+            added only when both are given.
+        video_mask: (B,T) frames that count in the MSE (padded frames do not; the official code's do).
+        all_video_embeds, all_text_embeds, offset: negatives gathered from every process and the first global row
+            of this process's batch (`gather_negatives`); default: the local batch.
+
+    Returns:
+        {"loss", "contrastive_loss", "description_loss" (None without descriptions), "logits_per_video" (B,B_global),
+        "logits_per_text" (B,B_global)}.
+
+    Example:
+    ```python
+    >>> import torch
+    >>> from sign_translation.modeling.modeling_mmslt import mmlp_loss
+    >>> v = torch.nn.functional.normalize(torch.randn(3, 8), dim=-1)
+    >>> out = mmlp_loss(v, v, torch.tensor(4.0))   # matched pairs: diagonal logits are the largest
+    >>> bool(out["logits_per_video"].argmax(-1).eq(torch.arange(3)).all()), out["description_loss"] is None
+    (True, True)
+
+    ```
+    """
+    all_video = video_embeds if all_video_embeds is None else all_video_embeds
+    all_text = text_embeds if all_text_embeds is None else all_text_embeds
+    scale = logit_scale.exp().clamp(max=100.0)
+    logits_per_video = scale * video_embeds @ all_text.T  # (B, B_global)
+    logits_per_text = scale * text_embeds @ all_video.T
+    targets = torch.arange(video_embeds.shape[0], device=video_embeds.device) + offset
+    contrastive = (nn.functional.cross_entropy(logits_per_video, targets)
+                   + nn.functional.cross_entropy(logits_per_text, targets)) / 2
+    description_loss = None
+    loss = contrastive
+    if mapped_descriptions is not None and description_embeds is not None:
+        if video_mask is None:
+            video_mask = mapped_descriptions.new_ones(mapped_descriptions.shape[:2])
+        valid = video_mask[..., None].to(mapped_descriptions.dtype)
+        squared = (mapped_descriptions - description_embeds.to(mapped_descriptions.dtype)) ** 2 * valid
+        description_loss = squared.sum() / (valid.sum() * mapped_descriptions.shape[-1]).clamp(min=1)
+        loss = contrastive + mse_weight * description_loss
+    return {"loss": loss, "contrastive_loss": contrastive, "description_loss": description_loss,
+            "logits_per_video": logits_per_video, "logits_per_text": logits_per_text}
+
+
 @dataclass
 class MMSLTPretrainingOutput(ModelOutput):
+    """MMLP output. With `output_hidden_states`: `visual_hidden_states` (the front end's stages, see
+    `MMSLTPreTrainedModel.front_end`) and `encoder_hidden_states` (the LLM encoder over the visual tokens, LoRA
+    on); with `output_attentions`: `encoder_attentions` of that pass."""
+
     loss: torch.Tensor | None = None
     contrastive_loss: torch.Tensor | None = None
     description_loss: torch.Tensor | None = None
     logits_per_video: torch.Tensor | None = None
     video_embeds: torch.Tensor | None = None
     text_embeds: torch.Tensor | None = None
+    visual_hidden_states: tuple[torch.Tensor, ...] | None = None
+    encoder_hidden_states: tuple[torch.Tensor, ...] | None = None
+    encoder_attentions: tuple[torch.Tensor, ...] | None = None
+
+
+MMSLTPreTrainingOutput = MMSLTPretrainingOutput
 
 
 class MMSLTPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
@@ -74,10 +147,14 @@ class MMSLTPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
         super().__init__(config, *args, **kwargs)
         self.loss_type = "mmslt"  # not transformers' causal-LM bookkeeping for "*ForConditionalGeneration"
 
+    def initialize_weights(self):
+        init_missing_lora_weights(self)  # LoRA layers inside the LLM: peft's init, not the LLM's _init_weights
+        super().initialize_weights()
+
     def _init_weights(self, module):
-        if isinstance(module, MMSLTForPretraining):
+        if isinstance(module, MMSLTForPreTraining):
             init.constant_(module.logit_scale, self.config.logit_scale_init)
-        elif not init_sign_modules(module):
+        elif not (init_lora_linear(module) or init_sign_modules(module)):
             super()._init_weights(module)
 
     def _build_front_end(self) -> None:
@@ -86,8 +163,8 @@ class MMSLTPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
         config = self.config
         self.backbone = FrameBackbone(config.vision_config)
         self.description_mapper = (
-            MLPAdapter(config.backbone_feature_size, config.description_mapper_hidden_size, config.description_size,
-                       "relu")
+            DescriptionMapper(config.backbone_feature_size, config.description_mapper_hidden_size,
+                              config.description_size, "relu")
             if config.use_description_mapper else None
         )
         self.temporal_conv = TemporalConv(
@@ -97,8 +174,13 @@ class MMSLTPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
         self.mlp = MLPAdapter(config.temporal_hidden_size, config.mlp_hidden_size, config.llm_hidden_size,
                               config.mlp_activation)
 
-    def front_end(self, pixel_values_videos=None, video_mask=None, visual_features=None, freeze_mapper=False):
-        """Returns (LLM input embeddings (B,T',D), their mask (B,T'), mapped descriptions d̂ (B,T,768) or None)."""
+    def front_end(self, pixel_values_videos=None, video_mask=None, visual_features=None, freeze_mapper=False,
+                  hidden_states: list | None = None):
+        """Returns (LLM input embeddings (B,T',D), their mask (B,T'), mapped descriptions d̂ (B,T,768) or None).
+
+        With a `hidden_states` list, appends each stage's output: backbone features (B,T,512), the fused
+        [features ; d̂] (B,T,1280) when the description mapper is on, the temporal conv (B,T',1024) and the MLP
+        (B,T',D), the visual tokens the LLM reads."""
         if video_mask is None or (pixel_values_videos is None and visual_features is None):
             raise ValueError(
                 f"{type(self).__name__} needs pixel_values_videos (B,T,C,H,W) and video_mask (B,T), or cached "
@@ -123,10 +205,13 @@ class MMSLTPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
             mapped = mapped * video_mask[..., None].to(mapped.dtype)
             fused = torch.cat([frames, mapped], dim=-1)  # (B,T,1280)
         hidden, mask = self.temporal_conv(fused, video_mask)  # (B,T',1024), (B,T')
-        return self.mlp(hidden), mask, mapped
+        tokens = self.mlp(hidden)  # (B,T',D)
+        if hidden_states is not None:
+            hidden_states.extend([frames] + ([fused] if mapped is not None else []) + [hidden, tokens])
+        return tokens, mask, mapped
 
 
-class MMSLTForPretraining(MMSLTPreTrainedModel):
+class MMSLTForPreTraining(MMSLTPreTrainedModel):
     r"""MMSLT stage 1 (MMLP): aligns videos with their sentences through the LLM's encoder, and trains the
     description mapper to predict sign-description embeddings from video.
 
@@ -136,8 +221,8 @@ class MMSLTForPretraining(MMSLTPreTrainedModel):
     Example:
     ```python
     >>> import torch
-    >>> from sign_translation import MMSLTConfig, MMSLTForPretraining
-    >>> model = MMSLTForPretraining(MMSLTConfig.tiny(vocab_size=99, description_size=16))
+    >>> from sign_translation import MMSLTConfig, MMSLTForPreTraining
+    >>> model = MMSLTForPreTraining(MMSLTConfig.tiny(vocab_size=99, description_size=16))
     >>> video, mask = torch.randn(2, 9, 3, 16, 16), torch.tensor([[1] * 9, [1] * 6 + [0] * 3])
     >>> out = model(pixel_values_videos=video, video_mask=mask, input_ids=torch.tensor([[5, 6, 2], [7, 2, 1]]),
     ...             attention_mask=torch.tensor([[1, 1, 1], [1, 1, 0]]), description_embeds=torch.randn(2, 9, 16))
@@ -160,6 +245,25 @@ class MMSLTForPretraining(MMSLTPreTrainedModel):
         inject_lora(self.llm_encoder, config.lora_target_modules, config.lora_r, config.lora_alpha,
                     config.lora_dropout)
 
+    def get_input_embeddings(self) -> nn.Module:
+        """The LLM encoder's token embeddings (they embed the sentence side of MMLP)."""
+        return self.llm_encoder.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.llm_encoder.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> None:
+        return None  # MMLP has no LM head
+
+    def resize_token_embeddings(self, new_num_tokens=None, pad_to_multiple_of=None, mean_resizing: bool = True):
+        """Resize the encoder's vocabulary; the size goes into `config.text_config` so a saved checkpoint reloads
+        and stage 2 (`from_pretraining`) builds its LLM at that size."""
+        embeddings = self.llm_encoder.resize_token_embeddings(new_num_tokens, pad_to_multiple_of, mean_resizing)
+        if new_num_tokens is not None or pad_to_multiple_of is not None:
+            self.config.text_config.vocab_size = embeddings.weight.shape[0]
+            self.vocab_size = embeddings.weight.shape[0]
+        return embeddings
+
     def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Sentence embedding from the frozen encoder (no LoRA, no dropout, no gradient): (B, D)."""
         was_training = self.llm_encoder.training
@@ -174,15 +278,43 @@ class MMSLTForPretraining(MMSLTPreTrainedModel):
 
     def encode_video(self, pixel_values_videos=None, video_mask=None, visual_features=None):
         """Video embedding through front end + encoder with LoRA: (B, D), plus the mapped descriptions."""
-        embeds, mask, mapped = self.front_end(pixel_values_videos, video_mask, visual_features)
-        hidden = self.llm_encoder(inputs_embeds=embeds, attention_mask=mask, **self._encoder_kwargs).last_hidden_state
-        return masked_mean(hidden, mask), mapped
+        embedding, mapped, _ = self._encode_video(pixel_values_videos, video_mask, visual_features)
+        return embedding, mapped
+
+    def _encode_video(self, pixel_values_videos, video_mask, visual_features, output_attentions=False,
+                      output_hidden_states=False):
+        visual_states = [] if output_hidden_states else None
+        embeds, mask, mapped = self.front_end(pixel_values_videos, video_mask, visual_features,
+                                              hidden_states=visual_states)
+        extra = {}
+        if output_attentions:
+            extra["output_attentions"] = True
+        if output_hidden_states:
+            extra["output_hidden_states"] = True
+        outputs = self.llm_encoder(inputs_embeds=embeds, attention_mask=mask, return_dict=True,
+                                   **self._encoder_kwargs, **extra)
+        outputs.visual_hidden_states = tuple(visual_states) if visual_states is not None else None
+        return masked_mean(outputs.last_hidden_state, mask), mapped, outputs
+
+    @contextlib.contextmanager
+    def _attention_maps(self, wanted: bool):
+        """Fused attention kernels return no weights: eager attention while maps are wanted (same math)."""
+        current = getattr(self.llm_encoder.config, "_attn_implementation", None)
+        if not wanted or current in (None, "eager"):
+            yield
+            return
+        self.llm_encoder.set_attn_implementation("eager")
+        try:
+            yield
+        finally:
+            self.llm_encoder.set_attn_implementation(current)
 
     @property
     def _encoder_kwargs(self) -> dict:
         # a decoder stack would build a KV cache for nothing; sequences are right-padded, so positions need no ids
         return {"use_cache": False} if self.config.llm_type == "causal" else {}
 
+    @can_return_tuple
     def forward(
         self,
         pixel_values_videos: torch.Tensor | None = None,
@@ -192,34 +324,34 @@ class MMSLTForPretraining(MMSLTPreTrainedModel):
         description_embeds: torch.Tensor | None = None,
         visual_features: torch.Tensor | None = None,
         return_loss: bool = True,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         **kwargs,
     ) -> MMSLTPretrainingOutput:
         if input_ids is None or attention_mask is None:
-            raise ValueError("MMSLTForPretraining needs the sentence as input_ids and attention_mask (B,L)")
+            raise ValueError("MMSLTForPreTraining needs the sentence as input_ids and attention_mask (B,L)")
+        if output_attentions is None:
+            output_attentions = bool(self.config.output_attentions)
+        if output_hidden_states is None:
+            output_hidden_states = bool(self.config.output_hidden_states)
         text = nn.functional.normalize(self.encode_text(input_ids, attention_mask), dim=-1)  # (B,D), before the
-        video, mapped = self.encode_video(pixel_values_videos, video_mask, visual_features)  # LoRA graph is built
+        with self._attention_maps(output_attentions):  # LoRA graph is built
+            video, mapped, encoded = self._encode_video(pixel_values_videos, video_mask, visual_features,
+                                                        output_attentions, output_hidden_states)
         video = nn.functional.normalize(video, dim=-1)  # (B,D)
         all_video, all_text, offset = self._gather(video, text)
-        scale = self.logit_scale.exp().clamp(max=100.0)
-        logits_per_video = scale * video @ all_text.T  # (B, B_global)
-        logits_per_text = scale * text @ all_video.T
-        targets = torch.arange(video.shape[0], device=video.device) + offset
-        contrastive = (nn.functional.cross_entropy(logits_per_video, targets)
-                       + nn.functional.cross_entropy(logits_per_text, targets)) / 2
-        description_loss = None
-        loss = contrastive
-        if mapped is not None and description_embeds is not None:
-            valid = video_mask[..., None].to(mapped.dtype)  # padded frames do not count (the official code's do)
-            squared = (mapped - description_embeds.to(mapped.dtype)) ** 2 * valid
-            description_loss = squared.sum() / (valid.sum() * mapped.shape[-1]).clamp(min=1)
-            loss = contrastive + self.config.mse_weight * description_loss
+        losses = mmlp_loss(video, text, self.logit_scale, mapped, description_embeds, video_mask,
+                           self.config.mse_weight, all_video, all_text, offset)
         return MMSLTPretrainingOutput(
-            loss=loss if return_loss else None,
-            contrastive_loss=contrastive,
-            description_loss=description_loss,
-            logits_per_video=logits_per_video,
+            loss=losses["loss"] if return_loss else None,
+            contrastive_loss=losses["contrastive_loss"],
+            description_loss=losses["description_loss"],
+            logits_per_video=losses["logits_per_video"],
             video_embeds=video,
             text_embeds=text,
+            visual_hidden_states=encoded.visual_hidden_states,
+            encoder_hidden_states=encoded.hidden_states if output_hidden_states else None,
+            encoder_attentions=encoded.attentions if output_attentions else None,
         )
 
     def _gather(self, video: torch.Tensor, text: torch.Tensor):
@@ -282,8 +414,11 @@ class MMSLTForConditionalGeneration(VisualPrefixLMMixin, MMSLTPreTrainedModel, G
             self.backbone.eval()
         return self
 
-    def visual_prefix(self, pixel_values_videos=None, video_mask=None, visual_features=None, **kwargs):
-        embeds, mask, _ = self.front_end(pixel_values_videos, video_mask, visual_features, freeze_mapper=True)
+    def visual_prefix(self, pixel_values_videos=None, video_mask=None, visual_features=None,
+                      hidden_states: list | None = None, **kwargs):
+        """Visual tokens for the LLM (B,T',D) and their mask; `hidden_states`: see `front_end`."""
+        embeds, mask, _ = self.front_end(pixel_values_videos, video_mask, visual_features, freeze_mapper=True,
+                                         hidden_states=hidden_states)
         return embeds, mask
 
     @property
@@ -299,6 +434,7 @@ class MMSLTForConditionalGeneration(VisualPrefixLMMixin, MMSLTPreTrainedModel, G
         self.backbone.eval()
         return self.backbone(pixel_values_videos, video_mask), video_mask
 
+    @can_return_tuple
     def forward(
         self,
         pixel_values_videos: torch.Tensor | None = None,
@@ -307,23 +443,29 @@ class MMSLTForConditionalGeneration(VisualPrefixLMMixin, MMSLTPreTrainedModel, G
         visual_features: torch.Tensor | None = None,
         decoder_input_ids: torch.Tensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         **kwargs,
     ):
-        prefix, mask = self.visual_prefix(pixel_values_videos, video_mask, visual_features)
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        visual_states = [] if output_hidden_states else None
+        prefix, mask = self.visual_prefix(pixel_values_videos, video_mask, visual_features, hidden_states=visual_states)
         return self.language_model_forward(
             prefix, mask, labels, decoder_input_ids, decoder_attention_mask, kwargs.get("num_items_in_batch"),
-            output_attentions=kwargs.get("output_attentions"),
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+            visual_hidden_states=tuple(visual_states) if visual_states is not None else None,
         )
 
     @classmethod
-    def from_pretraining(cls, pretraining: str | MMSLTForPretraining, llm: str | PreTrainedModel | None = None,
+    def from_pretraining(cls, pretraining: str | MMSLTForPreTraining, llm: str | PreTrainedModel | None = None,
                          gguf_file: str | None = None, **config_kwargs) -> MMSLTForConditionalGeneration:
         """Stage 2 from an MMLP checkpoint: backbone, description mapper, temporal conv, MLP and the encoder (LoRA
         included; for a decoder-only LLM the whole decoder stack) come from stage 1; the decoder (the LM head) from
         the pretrained `llm` — a Hub id, folder, GGUF file (or folder + `gguf_file`), offline model name or model;
         the paper's mBART-50 — or, without one, from a fresh LLM built from the stage-1 config (offline demo)."""
-        if not isinstance(pretraining, MMSLTForPretraining):
-            pretraining = MMSLTForPretraining.from_pretrained(pretraining)
+        if not isinstance(pretraining, MMSLTForPreTraining):
+            pretraining = MMSLTForPreTraining.from_pretrained(pretraining)
         if isinstance(llm, (str, bytes)) or hasattr(llm, "__fspath__"):
             llm = load_llm(llm, gguf_file)
         config = MMSLTConfig(**{**pretraining.config.to_dict(), **config_kwargs})
@@ -361,4 +503,16 @@ def _merged_state(encoder: nn.Module) -> dict:
     return state
 
 
-__all__ = ["MMSLTForConditionalGeneration", "MMSLTForPretraining", "MMSLTPreTrainedModel", "MMSLTPretrainingOutput"]
+# The old spelling (before transformers' `*ForPreTraining`): imports, `auto_map` entries and `architectures` of
+# checkpoints saved with it keep working.
+MMSLTForPretraining = MMSLTForPreTraining
+
+__all__ = [
+    "MMSLTForConditionalGeneration",
+    "MMSLTForPreTraining",
+    "MMSLTForPretraining",
+    "MMSLTPreTrainedModel",
+    "MMSLTPreTrainingOutput",
+    "MMSLTPretrainingOutput",
+    "mmlp_loss",
+]

@@ -263,6 +263,25 @@ class MLPAdapter(nn.Module):
         return self.fc2(self.dropout(self.act(self.fc1(x))))
 
 
+class VLAdapter(MLPAdapter):
+    """FLa-LLM stage 1's VL-adapter: visual features (B,T,512) → Light-T's width (B,T,d_model).
+    Parameter names as `MLPAdapter` (`fc1`, `fc2`)."""
+
+
+class LLMAdapter(MLPAdapter):
+    """FLa-LLM stage 2's LLM-adapter: frozen visual features (B,T,512) → the LLM's width (B,T,1024 for mBART).
+    Parameter names as `MLPAdapter`."""
+
+
+class DescriptionMapper(MLPAdapter):
+    """MMSLT's description mapper (DM): per-frame visual features (B,T,512) → the predicted sign-description
+    embedding (B,T,768), Linear(512, 1024)-ReLU-Linear(1024, 768); trained with MSE against the MLLM
+    descriptions' BERT [CLS] vectors in MMLP, frozen in translation. Parameter names as `MLPAdapter`."""
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, activation: str = "relu"):
+        super().__init__(input_size, hidden_size, output_size, activation)
+
+
 def init_sign_modules(module: nn.Module) -> bool:
     """Initialisation of this file's modules that differs from transformers' default; True if handled.
     Call it first in a model's `_init_weights`."""
@@ -288,12 +307,15 @@ class SignVisualEncoder(nn.Module):
 
 
 __all__ = [
+    "DescriptionMapper",
     "FrameBackbone",
+    "LLMAdapter",
     "LocalTemporalModule",
     "MLPAdapter",
     "MaskedBatchNorm1d",
     "SignVisualEncoder",
     "TemporalConv",
+    "VLAdapter",
     "init_sign_modules",
     "lengths_to_mask",
 ]

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 
 from transformers import AutoConfig, AutoModel, AutoTokenizer, Seq2SeqTrainingArguments, set_seed
 
-from sign_translation import MMSLTConfig, MMSLTForConditionalGeneration, MMSLTForPretraining
+from sign_translation import MMSLTConfig, MMSLTForConditionalGeneration, MMSLTForPreTraining
 from sign_translation.methods import get_method
 from sign_translation.metrics import build_compute_metrics
 from sign_translation.modeling.pretrained_sources import load_llm, resolve_pretrained
@@ -125,7 +125,7 @@ def build_pretraining(args: MMSLTArguments, data: DataArguments, train_texts: li
         fields["max_frames"] = data.max_frames
     config = MMSLTConfig(text_config=text_config, **fields)
     encoder = None if llm is None else (llm.get_encoder() if config.llm_type == "seq2seq" else llm.base_model)
-    model = MMSLTForPretraining(config, llm_encoder=encoder)
+    model = MMSLTForPreTraining(config, llm_encoder=encoder)
     if attn_implementation:
         model.llm_encoder.config._attn_implementation = attn_implementation
     if args.vision_model_name_or_path:

@@ -4,7 +4,14 @@ Importing the package registers its configs, models and processors with the tran
 `AutoConfig`, `AutoModelForSeq2SeqLM` and `AutoProcessor` load its checkpoints without `trust_remote_code`.
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoProcessor, AutoVideoProcessor
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForPreTraining,
+    AutoModelForSeq2SeqLM,
+    AutoProcessor,
+    AutoVideoProcessor,
+)
 
 from .modeling.configuration_fla_llm import FlaLlmConfig
 from .modeling.configuration_mmslt import MMSLTConfig
@@ -13,7 +20,12 @@ from .modeling.modeling_fla_llm import (
     FlaLlmForVisualInitialization,
     FlaLlmPreTrainedModel,
 )
-from .modeling.modeling_mmslt import MMSLTForConditionalGeneration, MMSLTForPretraining, MMSLTPreTrainedModel
+from .modeling.modeling_mmslt import (
+    MMSLTForConditionalGeneration,
+    MMSLTForPreTraining,
+    MMSLTForPretraining,
+    MMSLTPreTrainedModel,
+)
 from .pipeline_sign_translation import SignTranslationPipeline
 from .processing import SignTranslationProcessor, SignVideoProcessor
 from .processing.errors import SignInputError
@@ -30,7 +42,10 @@ def _register() -> None:
     AutoModelForSeq2SeqLM.register(FlaLlmConfig, FlaLlmForConditionalGeneration, exist_ok=True)
     AutoModelForSeq2SeqLM.register(MMSLTConfig, MMSLTForConditionalGeneration, exist_ok=True)
     AutoModel.register(FlaLlmConfig, FlaLlmForVisualInitialization, exist_ok=True)
-    AutoModel.register(MMSLTConfig, MMSLTForPretraining, exist_ok=True)
+    AutoModel.register(MMSLTConfig, MMSLTForPreTraining, exist_ok=True)
+    # the first stages are pre-training heads in transformers' sense too
+    AutoModelForPreTraining.register(FlaLlmConfig, FlaLlmForVisualInitialization, exist_ok=True)
+    AutoModelForPreTraining.register(MMSLTConfig, MMSLTForPreTraining, exist_ok=True)
     for config_class in (FlaLlmConfig, MMSLTConfig):
         AutoProcessor.register(config_class, SignTranslationProcessor, exist_ok=True)
         AutoVideoProcessor.register(config_class, SignVideoProcessor, exist_ok=True)
@@ -41,7 +56,7 @@ def _register() -> None:
     FlaLlmForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
     FlaLlmForVisualInitialization.register_for_auto_class("AutoModel")
     MMSLTForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
-    MMSLTForPretraining.register_for_auto_class("AutoModel")
+    MMSLTForPreTraining.register_for_auto_class("AutoModel")
     SignTranslationProcessor.register_for_auto_class()
     SignVideoProcessor.register_for_auto_class()
     from transformers.pipelines import PIPELINE_REGISTRY
@@ -61,6 +76,7 @@ __all__ = [
     "FlaLlmPreTrainedModel",
     "MMSLTConfig",
     "MMSLTForConditionalGeneration",
+    "MMSLTForPreTraining",
     "MMSLTForPretraining",
     "MMSLTPreTrainedModel",
     "SignInputError",
