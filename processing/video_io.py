@@ -119,8 +119,26 @@ def probe_frame_folder(path: str | os.PathLike) -> tuple[VideoInfo, list[Path]]:
     return VideoInfo(str(path), len(files), None, kind="frames"), files
 
 
-def as_video_tensor(array, name: str = "<array>") -> torch.Tensor:
-    """A uint8 video array/tensor (T,H,W,C) or (T,C,H,W), C in {1,3,4} → uint8 tensor (T,3,H,W)."""
+def _channel_layout(input_data_format) -> str | None:
+    """transformers' `input_data_format` ("channels_first"/"channels_last"/ChannelDimension/None) → "first"/"last"."""
+    if input_data_format is None:
+        return None
+    value = getattr(input_data_format, "value", input_data_format)
+    if value in ("channels_first", "first"):
+        return "first"
+    if value in ("channels_last", "last"):
+        return "last"
+    raise SignInputError(
+        f"input_data_format={input_data_format!r}; expected 'channels_first', 'channels_last' or None (inferred)"
+    )
+
+
+def as_video_tensor(array, name: str = "<array>", input_data_format=None) -> torch.Tensor:
+    """A uint8 video array/tensor (T,H,W,C) or (T,C,H,W), C in {1,3,4} → uint8 tensor (T,3,H,W).
+
+    The channel axis is inferred (channels-last wins when both could be channels) unless `input_data_format` says
+    which it is."""
+    layout = _channel_layout(input_data_format)
     if isinstance(array, np.ndarray):
         tensor = torch.from_numpy(np.ascontiguousarray(array))
     elif isinstance(array, torch.Tensor):
@@ -133,13 +151,14 @@ def as_video_tensor(array, name: str = "<array>") -> torch.Tensor:
         raise SignInputError(f"{name}: expected uint8 pixel values 0-255, got dtype {tensor.dtype}")
     if tensor.shape[0] == 0:
         raise SignInputError(f"{name}: the video has zero frames")
-    channels_last = tensor.shape[-1] in (1, 3, 4)
-    channels_first = tensor.shape[1] in (1, 3, 4)
+    channels_last = tensor.shape[-1] in (1, 3, 4) if layout != "first" else False
+    channels_first = tensor.shape[1] in (1, 3, 4) if layout != "last" else False
     if channels_last:  # (T,H,W,C) wins when both could be channels (frames only a few pixels high)
         tensor = tensor.permute(0, 3, 1, 2)
     elif not channels_first:
+        expected = {"first": "(T,C,H,W)", "last": "(T,H,W,C)"}.get(layout, "(T,H,W,C) or (T,C,H,W)")
         raise SignInputError(
-            f"{name}: cannot find the channel axis in shape {tuple(tensor.shape)}; expected (T,H,W,C) or (T,C,H,W) "
+            f"{name}: cannot find the channel axis in shape {tuple(tensor.shape)}; expected {expected} "
             "with C = 1 (grayscale), 3 (RGB) or 4 (RGBA)"
         )
     return to_rgb(tensor.contiguous())
@@ -158,21 +177,60 @@ def to_rgb(frames: torch.Tensor) -> torch.Tensor:
 _WIDE_GRAY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
-def _read_image(path: Path) -> np.ndarray:
-    """One frame image → uint8 RGB array (H, W, 3). 16-bit grayscale frames are scaled to 8 bits, not clipped
+def pil_to_rgb_array(image) -> np.ndarray:
+    """A PIL image → uint8 RGB array (H, W, 3). 16-bit grayscale frames are scaled to 8 bits, not clipped
     (PIL's convert("RGB") clips them: every value above 255 became white)."""
+    if image.mode in _WIDE_GRAY_MODES:
+        wide = np.asarray(image)
+        peak = 65535 if image.mode.startswith("I;16") or wide.max(initial=0) > 255 else 255
+        gray = (wide.astype(np.float32) * (255.0 / peak)).round().clip(0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if image.mode != "RGB":
+        image = image.convert("RGB")  # grayscale, palette and RGBA frames all become RGB
+    return np.asarray(image, dtype=np.uint8)
+
+
+def is_video_frame(item) -> bool:
+    """One frame of a video given as a list of frames: a PIL image, or a 3-D array/tensor (HWC or CHW)."""
+    if isinstance(item, (np.ndarray, torch.Tensor)):
+        return item.ndim == 3
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow is a dependency
+        return False
+    return isinstance(item, Image.Image)
+
+
+def frames_to_video(frames: Sequence, name: str = "<frames>", input_data_format=None) -> torch.Tensor:
+    """A video given as a list of frames (transformers' standard video format: PIL images, per-frame HWC numpy
+    arrays or CHW tensors — webcam frames, decord output, Gradio) → uint8 tensor (T,3,H,W)."""
+    if not frames:
+        raise SignInputError(f"{name}: the video is an empty list of frames")
+    arrays = []
+    for i, frame in enumerate(frames):
+        if isinstance(frame, (np.ndarray, torch.Tensor)):
+            if frame.ndim != 3:
+                raise SignInputError(f"{name}[{i}]: expected a 3-D frame (H,W,C) or (C,H,W), got shape {tuple(frame.shape)}")
+            arrays.append(frame.detach().cpu().numpy() if isinstance(frame, torch.Tensor) else frame)
+        elif is_video_frame(frame):
+            arrays.append(pil_to_rgb_array(frame))
+        else:
+            raise SignInputError(
+                f"{name}[{i}]: expected a frame (PIL image, 3-D numpy array or tensor), got {type(frame).__name__}"
+            )
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise SignInputError(f"{name}: frames of different shapes in one video: {sorted(shapes)}")
+    return as_video_tensor(np.stack(arrays), name=name, input_data_format=input_data_format)
+
+
+def _read_image(path: Path) -> np.ndarray:
+    """One frame image → uint8 RGB array (H, W, 3) (see `pil_to_rgb_array`)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
-            if image.mode in _WIDE_GRAY_MODES:
-                wide = np.asarray(image)
-                peak = 65535 if image.mode.startswith("I;16") or wide.max(initial=0) > 255 else 255
-                gray = (wide.astype(np.float32) * (255.0 / peak)).round().clip(0, 255).astype(np.uint8)
-                return np.repeat(gray[..., None], 3, axis=2)
-            if image.mode != "RGB":
-                image = image.convert("RGB")  # grayscale, palette and RGBA frames all become RGB
-            return np.asarray(image, dtype=np.uint8)
+            return pil_to_rgb_array(image)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise SignInputError(f"{path}: unreadable image in frame folder {path.parent}: {_first_line(err)}") from err
 
@@ -182,16 +240,19 @@ def read_video(
     sample_indices: Callable[[VideoInfo], Sequence[int]] | None = None,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     chunk_size: int = DECODE_CHUNK_FRAMES,
+    input_data_format=None,
 ) -> tuple[torch.Tensor, np.ndarray, VideoInfo]:
     """Read the sampled frames of one video.
 
     Args:
-        source: a video file path, a frame-folder path, or a uint8 array/tensor (T,H,W,C) or (T,C,H,W).
+        source: a video file path, a frame-folder path, a uint8 array/tensor (T,H,W,C) or (T,C,H,W), or a list of
+            frames (PIL images, HWC arrays, CHW tensors).
         sample_indices: maps the `VideoInfo` (frame count, fps) to the frame indices to keep (in order, may
             repeat); all frames when None.
         transform: applied to each decoded chunk (T',3,H,W) uint8, e.g. a resize, so the full-resolution frames of a
             long video are never all in memory at once.
         chunk_size: frames decoded per chunk.
+        input_data_format: channel axis of in-memory videos ("channels_first"/"channels_last"); inferred if None.
 
     Returns:
         frames (T,3,H',W') uint8, the indices that were read, and the `VideoInfo`.
@@ -227,7 +288,10 @@ def read_video(
                 ) from err
             chunks.append(transform(to_rgb(frames)))
         return _concat(chunks, path), indices, info
-    video = as_video_tensor(source)
+    if isinstance(source, (list, tuple)):
+        video = frames_to_video(source, input_data_format=input_data_format)
+    else:
+        video = as_video_tensor(source, input_data_format=input_data_format)
     info = VideoInfo("<array>", video.shape[0], None, video.shape[2], video.shape[3], kind="array")
     indices = _indices(sample_indices, info)
     return transform(video[torch.as_tensor(indices, dtype=torch.long)]), indices, info

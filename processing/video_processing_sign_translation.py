@@ -13,6 +13,7 @@ models' business, not the processor's.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 
@@ -22,9 +23,10 @@ from transformers.image_processing_utils import BatchFeature
 from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, PILImageResampling, SizeDict
 from transformers.processing_utils import Unpack, VideosKwargs
 from transformers.video_processing_utils import BaseVideoProcessor
+from transformers.video_utils import VideoMetadata
 
 from .errors import SignInputError
-from .video_io import VideoInfo, read_video
+from .video_io import VideoInfo, frames_to_video, is_video_frame, read_video
 
 
 class SignVideoProcessorKwargs(VideosKwargs, total=False):
@@ -164,8 +166,14 @@ class SignVideoProcessor(BaseVideoProcessor):
     r"""Turns sign videos into model inputs: `pixel_values_videos` (B, T, C, H, W) and `video_mask` (B, T).
 
     Accepts a video file path (anything FFmpeg reads: mp4, webm, mkv, mov, avi, ...), a folder of frame images
-    (PHOENIX-style `images0001.png…`, CSL-style jpg), a uint8 array/tensor (T,H,W,C) or (T,C,H,W), or a list of
+    (PHOENIX-style `images0001.png…`, CSL-style jpg), a uint8 array/tensor (T,H,W,C) or (T,C,H,W), a list of
+    frames (PIL images, per-frame HWC arrays or CHW tensors: transformers' standard video format), or a list of
     these. Videos are decoded only at the sampled frame indices.
+
+    `fps=` resamples to that frame rate and needs the source's: files carry it; for arrays, frame lists and frame
+    folders pass `video_metadata=` (one `VideoMetadata`/dict per video, e.g. `{"fps": 25}`), otherwise `fps=` is
+    an error, never silently ignored. `return_metadata=True` returns each video's `VideoMetadata` (with the
+    `frames_indices` kept).
 
     Example:
     ```python
@@ -224,22 +232,36 @@ class SignVideoProcessor(BaseVideoProcessor):
         for name in self.valid_kwargs.__annotations__:
             kwargs.setdefault(name, getattr(self, name, None))
         kwargs.setdefault("return_tensors", "pt")
-        opts = self._standardize_kwargs(**kwargs)
-
-        sources = self._as_list_of_videos(videos)
-        pixel_values, frame_indices = [], []
-        for source in sources:
-            frames, indices = self._process_one(source, opts)
-            pixel_values.append(frames)
-            frame_indices.append(indices.tolist())
-
-        data = self._normalize_and_pad(pixel_values, opts)
-        if opts.get("return_frame_indices"):
-            data["frame_indices"] = frame_indices
-        return_tensors = opts.get("return_tensors")
+        return_tensors = kwargs.get("return_tensors")
         if return_tensors not in (None, "pt"):
             raise SignInputError(f"return_tensors={return_tensors!r}: only 'pt' (torch tensors) is supported")
-        return BatchFeature(data=data, skip_tensor_conversion=["frame_indices"])
+        video_metadata = kwargs.pop("video_metadata", None)
+        device = kwargs.pop("device", None)
+        opts = self._standardize_kwargs(**kwargs)
+
+        sources = self._as_list_of_videos(videos, opts.get("input_data_format"))
+        metadata = self._metadata_per_video(video_metadata, len(sources))
+        pixel_values, frame_indices, metadata_out = [], [], []
+        for i, source in enumerate(sources):
+            video_opts = opts
+            if isinstance(source, _FrameList):  # already (T,3,H,W): input_data_format described its frames
+                source, video_opts = source.video, {**opts, "input_data_format": "channels_first"}
+            frames, indices, info = self._process_one(source, video_opts, metadata[i])
+            pixel_values.append(frames)
+            frame_indices.append(indices.tolist())
+            metadata_out.append(info)
+
+        data = self._normalize_and_pad(pixel_values, opts)
+        if device is not None:
+            data = {name: value.to(device) for name, value in data.items()}
+        skip = []
+        if opts.get("return_frame_indices"):
+            data["frame_indices"] = frame_indices
+            skip.append("frame_indices")
+        if opts.get("return_metadata"):
+            data["video_metadata"] = metadata_out
+            skip.append("video_metadata")
+        return BatchFeature(data=data, skip_tensor_conversion=skip)
 
     @staticmethod
     def pad_videos(videos: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -294,46 +316,112 @@ class SignVideoProcessor(BaseVideoProcessor):
             mask[i, : lengths[i]] = 1
         return {"pixel_values_videos": batch, "video_mask": mask}
 
-    def sample_frames(self, total_frames: int, source_fps: float | None = None, **opts) -> np.ndarray:
-        """Frame indices to keep for a clip of `total_frames` frames (see `sample_frame_indices`)."""
-        if opts.get("do_sample_frames") is False:
-            return np.arange(total_frames)
+    def sample_frames(
+        self,
+        metadata: VideoMetadata | dict | int,
+        num_frames: int | None = None,
+        fps: int | float | None = None,
+        **kwargs,
+    ) -> np.ndarray:
+        """Indices of the frames to keep, with `BaseVideoProcessor.sample_frames`'s signature.
+
+        Args:
+            metadata: the video's `VideoMetadata` (or a dict of its fields; a bare frame count is accepted too).
+                `total_num_frames` is required; `fps` is required when `fps=` is asked for.
+            num_frames: exactly this many frames, uniformly (repeating frames of a shorter clip). Defaults to
+                `self.num_frames`.
+            fps: resample to this frame rate (only ever down). Defaults to `self.fps`.
+            **kwargs: `frame_stride`, `max_frames`, `do_augment` (random sampling in training); default to the
+                processor's own. Other keys (the rest of the processor's options) are ignored.
+
+        See `sample_frame_indices` for the order in which they apply.
+        """
+        metadata = _as_metadata(metadata)
+        if metadata.total_num_frames is None:
+            raise SignInputError("sample_frames: metadata.total_num_frames is required (the video's frame count)")
+        num_frames = self.num_frames if num_frames is None else num_frames
+        fps = self.fps if fps is None else fps
+
+        def option(name):
+            return kwargs[name] if name in kwargs else getattr(self, name, None)
+
+        if fps is not None and not metadata.fps:
+            raise SignInputError(
+                f"fps={fps} needs the video's own frame rate, which is unknown here (an in-memory video, a list of "
+                "frames or a frame folder): pass video_metadata={'fps': <source fps>} (one per video), or leave "
+                "fps unset"
+            )
         return sample_frame_indices(
-            total_frames,
-            frame_stride=opts.get("frame_stride") or 1,
-            max_frames=opts.get("max_frames"),
-            num_frames=opts.get("num_frames"),
-            source_fps=source_fps,
-            target_fps=opts.get("fps"),
-            random=bool(opts.get("do_augment")),
+            int(metadata.total_num_frames),
+            frame_stride=option("frame_stride") or 1,
+            max_frames=option("max_frames"),
+            num_frames=num_frames,
+            source_fps=metadata.fps,
+            target_fps=fps,
+            random=bool(option("do_augment")),
         )
 
     # ------------------------------------------------------------------ internals
     @staticmethod
-    def _as_list_of_videos(videos) -> list:
+    def _as_list_of_videos(videos, input_data_format=None) -> list:
+        """One video or a batch → a list of videos (paths, 4-D arrays/tensors; frame lists become (T,3,H,W))."""
         if isinstance(videos, (str, os.PathLike)):
             return [videos]
         if isinstance(videos, (np.ndarray, torch.Tensor)):
             if videos.ndim == 5:
                 return list(videos)
+            if videos.ndim == 3:
+                raise SignInputError(
+                    f"videos: got a single 3-D frame {tuple(videos.shape)}; pass a video as a 4-D (T,H,W,C) array, a "
+                    "list of frames, a file path or a frame folder"
+                )
             return [videos]
+        if is_video_frame(videos):  # one PIL image: a one-frame video
+            return [_FrameList(frames_to_video([videos], "videos", input_data_format))]
         if not isinstance(videos, (list, tuple, dict, bytes)) and hasattr(videos, "__iter__"):
             videos = list(videos)  # e.g. a `datasets` column
         if isinstance(videos, (list, tuple)):
             if not videos:
                 raise SignInputError("videos: got an empty list, expected at least one video")
+            if all(is_video_frame(item) for item in videos):  # one video given as a list of frames
+                return [_FrameList(frames_to_video(videos, "videos", input_data_format))]
+            batch = []
             for i, video in enumerate(videos):
-                if isinstance(video, (np.ndarray, torch.Tensor)) and video.ndim == 3:
+                if is_video_frame(video):
                     raise SignInputError(
-                        f"videos[{i}]: got a single 3-D frame; pass each video as a 4-D (T,H,W,C) array, a file "
-                        "path or a frame folder"
+                        f"videos[{i}]: a single frame in a batch of videos; pass each video as a list of frames, a "
+                        "4-D (T,H,W,C) array, a file path or a frame folder"
                     )
-            return list(videos)
+                if isinstance(video, (list, tuple)):
+                    video = _FrameList(frames_to_video(video, f"videos[{i}]", input_data_format))
+                batch.append(video)
+            return batch
         raise SignInputError(
-            f"videos: expected a path, a frame folder, a uint8 array/tensor or a list of these, got {type(videos).__name__}"
+            "videos: expected a path, a frame folder, a uint8 array/tensor, a list of frames or a list of these, got "
+            f"{type(videos).__name__}"
         )
 
-    def _process_one(self, source, opts: dict) -> tuple[torch.Tensor, np.ndarray]:
+    @staticmethod
+    def _metadata_per_video(video_metadata, count: int) -> list[VideoMetadata | None]:
+        """`video_metadata=` as transformers takes it (one, a list, or a nested list per batch) → one per video."""
+        if video_metadata is None:
+            return [None] * count
+        if isinstance(video_metadata, (VideoMetadata, dict)):
+            entries = [video_metadata]
+        elif isinstance(video_metadata, (list, tuple)):
+            entries = []
+            for item in video_metadata:
+                entries.extend(item if isinstance(item, (list, tuple)) else [item])
+        else:
+            raise SignInputError(
+                f"video_metadata: expected a VideoMetadata, a dict or a list of them (one per video), got "
+                f"{type(video_metadata).__name__}"
+            )
+        if len(entries) != count:
+            raise SignInputError(f"video_metadata: got {len(entries)} entries for {count} video(s); pass one per video")
+        return [None if entry is None else _as_metadata(entry) for entry in entries]
+
+    def _process_one(self, source, opts: dict, metadata: VideoMetadata | None = None) -> tuple[torch.Tensor, np.ndarray, VideoMetadata]:
         size: SizeDict | None = opts.get("size")
         resize = None
         if opts.get("do_resize") and size is not None:
@@ -341,10 +429,19 @@ class SignVideoProcessor(BaseVideoProcessor):
             def resize(chunk: torch.Tensor) -> torch.Tensor:
                 return self.resize(chunk, size=size, resample=opts.get("resample"))
 
-        def indices_for(info: VideoInfo) -> np.ndarray:
-            return self.sample_frames(info.num_frames, source_fps=info.fps, **opts)
+        known: dict = {}
 
-        frames, indices, _ = read_video(source, indices_for, transform=resize)
+        def indices_for(info: VideoInfo) -> np.ndarray:
+            known.update(_merge_metadata(info, metadata))
+            if not opts.get("do_sample_frames"):
+                return np.arange(info.num_frames)
+            sampling = {k: v for k, v in opts.items() if k not in ("num_frames", "fps")}
+            return self.sample_frames(VideoMetadata(**known), num_frames=opts.get("num_frames"), fps=opts.get("fps"),
+                                      **sampling)
+
+        frames, indices, _ = read_video(source, indices_for, transform=resize,
+                                        input_data_format=opts.get("input_data_format"))
+        known["frames_indices"] = indices.tolist()
 
         crop: SizeDict | None = opts.get("crop_size")
         if opts.get("do_center_crop") and crop is not None:
@@ -354,7 +451,7 @@ class SignVideoProcessor(BaseVideoProcessor):
                 frames = self.center_crop(frames, crop)
         if opts.get("do_augment"):
             frames = self._augment_clip(frames, opts)
-        return frames, indices  # uint8; normalised into the padded batch by _normalize_and_pad
+        return frames, indices, VideoMetadata(**known)  # uint8; normalised into the padded batch by _normalize_and_pad
 
     def _random_crop(self, frames: torch.Tensor, crop: SizeDict) -> torch.Tensor:
         height, width = frames.shape[-2:]
@@ -396,6 +493,51 @@ class SignVideoProcessor(BaseVideoProcessor):
         output = super().to_dict()
         output.pop("_valid_kwargs_names", None)
         return output
+
+
+@dataclasses.dataclass
+class _FrameList:
+    """A video that was given as a list of frames, already stacked to (T,3,H,W) uint8."""
+
+    video: torch.Tensor
+
+
+def _as_metadata(metadata) -> VideoMetadata:
+    if isinstance(metadata, VideoMetadata):
+        return metadata
+    if isinstance(metadata, (int, np.integer)) and not isinstance(metadata, bool):
+        return VideoMetadata(total_num_frames=int(metadata))
+    if isinstance(metadata, dict):
+        unknown = set(metadata) - {f.name for f in dataclasses.fields(VideoMetadata)}
+        if unknown:
+            raise SignInputError(
+                f"video_metadata: unknown field(s) {sorted(unknown)}; VideoMetadata has "
+                f"{[f.name for f in dataclasses.fields(VideoMetadata)]}"
+            )
+        return VideoMetadata(**{"total_num_frames": None, **metadata})  # the frame count is read from the video
+    raise SignInputError(f"video_metadata: expected a VideoMetadata or a dict, got {type(metadata).__name__}")
+
+
+def _merge_metadata(info: VideoInfo, given: VideoMetadata | None) -> dict:
+    """What the reader found about a video, overridden by what the caller stated in `video_metadata=`.
+
+    The caller's `fps` wins (an in-memory video has none; a file's header may be wrong); a stated
+    `total_num_frames` that differs from the frames actually there is an error, not a silent mismatch."""
+    known = {"total_num_frames": info.num_frames, "fps": info.fps, "height": info.height, "width": info.width,
+             "video_backend": "torchcodec" if info.kind == "file" else None}
+    if given is not None:
+        if given.total_num_frames is not None and int(given.total_num_frames) != info.num_frames:
+            raise SignInputError(
+                f"{info.source}: video_metadata says total_num_frames={given.total_num_frames} but the video has "
+                f"{info.num_frames} frames"
+            )
+        if given.fps is not None:
+            if not (isinstance(given.fps, (int, float)) and np.isfinite(given.fps) and given.fps > 0):
+                raise SignInputError(f"{info.source}: video_metadata fps={given.fps!r}; expected a frame rate > 0")
+            known["fps"] = float(given.fps)
+    if known["fps"]:
+        known["duration"] = info.num_frames / known["fps"]
+    return known
 
 
 __all__ = ["SignVideoProcessor", "SignVideoProcessorKwargs", "sample_frame_indices", "validate_video_options"]

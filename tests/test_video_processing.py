@@ -315,7 +315,7 @@ def test_empty_frame_folder(tmp_path):
     "bad,match",
     [
         (np.zeros((4, 8, 8, 3), np.float32), "uint8"),
-        (np.zeros((8, 8, 3), np.uint8), "expected a 4-D video"),
+        (np.zeros((8, 8, 3), np.uint8), "single 3-D frame"),
         (np.zeros((4, 8, 8, 7), np.uint8), "channel axis"),
         (np.zeros((0, 8, 8, 3), np.uint8), "zero frames"),
         (12, "expected a path"),
