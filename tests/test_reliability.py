@@ -304,6 +304,37 @@ def test_translate_fail_fast_stops_at_the_first_bad_video(capsys, stage2_checkpo
     assert [json.loads(line)["video"] for line in output.read_text().splitlines()] == videos[:2]
 
 
+def test_translate_output_is_atomic_and_keeps_partial_results_on_a_crash(capsys, stage2_checkpoint, videos,
+                                                                          tmp_path, monkeypatch):
+    """--output appears only by rename (never half-written); a crash mid-run still leaves the finished lines."""
+    import sign_translation.cli as cli_module
+
+    output = tmp_path / "out.jsonl"
+    output.write_text("old results\n")
+    real_translate_videos = cli_module.translate_videos
+    seen_during_run = []
+
+    def crash_on_second_batch(translator, *args, **kwargs):
+        calls = []
+
+        def flaky(inputs, **kw):
+            calls.append(inputs)
+            seen_during_run.append(output.read_text())
+            if len(calls) == 2:
+                raise MemoryError("simulated: the machine ran out of memory")
+            return translator(inputs, **kw)
+
+        return real_translate_videos(flaky, *args, **kwargs)
+
+    monkeypatch.setattr(cli_module, "translate_videos", crash_on_second_batch)
+    good = [v for v in videos if "broken" not in v]
+    code = cli(["translate", *good, "--model", str(stage2_checkpoint), "--batch-size", "2", "--output", str(output)])
+    assert code == 1 and "unexpected MemoryError: simulated" in capsys.readouterr().err
+    assert seen_during_run == ["old results\n"] * 2  # the old file stays whole until the new one replaces it
+    assert [json.loads(line)["video"] for line in output.read_text().splitlines()] == good[:2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]  # no temporary file left behind
+
+
 def test_evaluate_scores_the_good_videos_and_lists_the_bad(capsys, stage2_checkpoint, videos, tmp_path):
     table = tmp_path / "test.csv"
     with open(table, "w", newline="", encoding="utf-8") as f:
