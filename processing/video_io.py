@@ -26,6 +26,8 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 # Real files often miss a frame or two at the end (e.g. 62 of 64), which is fine.
 TRUNCATION_TOLERANCE = 0.9
 DECODE_CHUNK_FRAMES = 32
+# With prefetching, smaller chunks so that decoding and the per-chunk work overlap even on short clips.
+PREFETCH_CHUNK_FRAMES = 8
 
 
 @dataclass
@@ -235,12 +237,40 @@ def _read_image(path: Path) -> np.ndarray:
         raise SignInputError(f"{path}: unreadable image in frame folder {path.parent}: {_first_line(err)}") from err
 
 
+def default_prefetch() -> bool:
+    """Overlap decoding with the caller's per-chunk work when this process may use more than one CPU core."""
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except AttributeError:  # pragma: no cover - not on Linux
+        return (os.cpu_count() or 1) > 1
+
+
+def _run_chunks(load: Callable, chunks: list, transform: Callable, prefetch: bool) -> list[torch.Tensor]:
+    """`transform(load(chunk))` for each chunk, in order. With `prefetch`, chunk k+1 is decoded in a background
+    thread while chunk k is transformed (FFmpeg and PIL decode without holding the GIL, and so do torch ops), so a
+    clip costs about max(decode, resize + normalise) instead of their sum on two cores."""
+    if not prefetch or len(chunks) < 2:
+        return [transform(load(chunk)) for chunk in chunks]
+    from concurrent.futures import ThreadPoolExecutor
+
+    results = []
+    with ThreadPoolExecutor(1, thread_name_prefix="sign-video-decode") as pool:
+        pending = pool.submit(load, chunks[0])
+        for k in range(len(chunks)):
+            frames = pending.result()
+            if k + 1 < len(chunks):
+                pending = pool.submit(load, chunks[k + 1])
+            results.append(transform(frames))
+    return results
+
+
 def read_video(
     source,
     sample_indices: Callable[[VideoInfo], Sequence[int]] | None = None,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    chunk_size: int = DECODE_CHUNK_FRAMES,
+    chunk_size: int | None = None,
     input_data_format=None,
+    prefetch: bool | None = None,
 ) -> tuple[torch.Tensor, np.ndarray, VideoInfo]:
     """Read the sampled frames of one video.
 
@@ -249,36 +279,42 @@ def read_video(
             frames (PIL images, HWC arrays, CHW tensors).
         sample_indices: maps the `VideoInfo` (frame count, fps) to the frame indices to keep (in order, may
             repeat); all frames when None.
-        transform: applied to each decoded chunk (T',3,H,W) uint8, e.g. a resize, so the full-resolution frames of a
-            long video are never all in memory at once.
-        chunk_size: frames decoded per chunk.
+        transform: applied to each decoded chunk (T',3,H,W) uint8, in order, e.g. a resize, so the full-resolution
+            frames of a long video are never all in memory at once. It may return any dtype (all chunks alike).
+        chunk_size: frames decoded per chunk (default: `PREFETCH_CHUNK_FRAMES` with prefetching, else
+            `DECODE_CHUNK_FRAMES`).
         input_data_format: channel axis of in-memory videos ("channels_first"/"channels_last"); inferred if None.
+        prefetch: decode the next chunk of a file or frame folder in a background thread while `transform` runs on
+            the current one (default: when this process may use more than one core, `default_prefetch()`).
 
     Returns:
-        frames (T,3,H',W') uint8, the indices that were read, and the `VideoInfo`.
+        frames (T,3,H',W') (uint8 unless `transform` changes it), the indices that were read, and the `VideoInfo`.
     """
     transform = transform or (lambda x: x)
+    prefetch = default_prefetch() if prefetch is None else prefetch
+    chunk_size = chunk_size or (PREFETCH_CHUNK_FRAMES if prefetch else DECODE_CHUNK_FRAMES)
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if os.path.isdir(path):
             info, files = probe_frame_folder(path)
             indices = _indices(sample_indices, info)
-            chunks = []
-            for start in range(0, len(indices), chunk_size):
-                frames = [_read_image(files[i]) for i in indices[start : start + chunk_size]]
+
+            def load_images(wanted) -> torch.Tensor:
+                frames = [_read_image(files[i]) for i in wanted]
                 shapes = {f.shape for f in frames}
                 if len(shapes) > 1:
                     raise SignInputError(f"{path}: frames of different sizes in one frame folder: {sorted(shapes)}")
                 # Stack HWC arrays, then ONE permute: stacking permuted (strided) tensors was most of the time.
-                chunks.append(transform(torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)))
+                return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)
+
+            chunks = _run_chunks(load_images, _split(indices, chunk_size), transform, prefetch)
             return _concat(chunks, path), indices, info
         if not os.path.exists(path):
             raise SignInputError(f"{path}: video file or frame folder not found")
         info, decoder = probe_video_file(path)
         indices = _indices(sample_indices, info)
-        chunks = []
-        for start in range(0, len(indices), chunk_size):
-            wanted = indices[start : start + chunk_size]
+
+        def decode(wanted) -> torch.Tensor:
             try:
                 frames = decoder.get_frames_at(indices=[int(i) for i in wanted]).data
             except (RuntimeError, IndexError) as err:
@@ -286,7 +322,9 @@ def read_video(
                     f"{path}: could not decode frames {int(wanted[0])}-{int(wanted[-1])} of {info.num_frames} "
                     f"(file truncated or corrupt?): {_first_line(err)}"
                 ) from err
-            chunks.append(transform(to_rgb(frames)))
+            return to_rgb(frames)
+
+        chunks = _run_chunks(decode, _split(indices, chunk_size), transform, prefetch)
         return _concat(chunks, path), indices, info
     if isinstance(source, (list, tuple)):
         video = frames_to_video(source, input_data_format=input_data_format)
@@ -295,6 +333,10 @@ def read_video(
     info = VideoInfo("<array>", video.shape[0], None, video.shape[2], video.shape[3], kind="array")
     indices = _indices(sample_indices, info)
     return transform(video[torch.as_tensor(indices, dtype=torch.long)]), indices, info
+
+
+def _split(indices: np.ndarray, chunk_size: int) -> list[np.ndarray]:
+    return [indices[start : start + chunk_size] for start in range(0, len(indices), chunk_size)]
 
 
 def _indices(sample_indices, info: VideoInfo) -> np.ndarray:
@@ -307,6 +349,19 @@ def _indices(sample_indices, info: VideoInfo) -> np.ndarray:
 
 
 def _concat(chunks: list[torch.Tensor], source: str) -> torch.Tensor:
+    """The chunks as one tensor; chunks a transform wrote in place, in order, into one buffer are that buffer."""
     if not chunks:  # pragma: no cover - _indices guarantees at least one frame
         raise SignInputError(f"{source}: no frame could be read")
-    return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
+    if len(chunks) == 1:
+        return chunks[0]
+    base = chunks[0]._base
+    if (base is not None and base.is_contiguous() and base.data_ptr() == chunks[0].data_ptr()
+            and base.shape[0] == sum(c.shape[0] for c in chunks) and base.shape[1:] == chunks[0].shape[1:]):
+        offset = 0
+        for chunk in chunks:
+            if chunk._base is not base or not chunk.is_contiguous() or chunk.data_ptr() != base[offset].data_ptr():
+                break
+            offset += chunk.shape[0]
+        else:
+            return base
+    return torch.cat(chunks)

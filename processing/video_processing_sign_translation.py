@@ -283,38 +283,21 @@ class SignVideoProcessor(BaseVideoProcessor):
         return {"pixel_values_videos": batch, "video_mask": mask}
 
     def _normalize_and_pad(self, videos: list[torch.Tensor], opts: dict) -> dict[str, torch.Tensor]:
-        """uint8 clips (T_i,C,H,W) → normalised float32 batch (B,T_max,C,H,W) + `video_mask`, in ONE pass per clip.
+        """Clips (T_i,C,H,W) → float32 batch (B,T_max,C,H,W) + `video_mask`.
 
-        Rescale and normalise are one affine map per channel, `x * (rescale/std) - mean/std`: the uint8 frames are
-        converted straight into the clip's slice of the padded batch (one copy that also makes the decoder's
-        channels-last layout contiguous), then scaled and shifted in place — no float copy per clip, no divide,
-        no pad copy (measured 2.2x faster than the float tail it replaces, benchmarks/video_input.py).
+        Clips arrive already normalised (float32) when rescale and normalise are both on: `_process_one` maps
+        each decoded chunk straight into its clip's buffer as `x * (rescale/std) - mean/std` while the decoder
+        fills the next chunk; one clip is returned as it is (no pad copy). Otherwise (uint8 clips) rescale /
+        normalise run here as transformers' `rescale_and_normalize`.
         """
-        if not (opts.get("do_rescale") and opts.get("do_normalize")):
-            floats = [
-                self.rescale_and_normalize(v, opts.get("do_rescale"), opts.get("rescale_factor"), opts.get("do_normalize"),
-                                           opts.get("image_mean"), opts.get("image_std")).to(torch.float32)
-                for v in videos
-            ]
-            return self.pad_videos(floats)
-        shapes = {tuple(v.shape[1:]) for v in videos}
-        if len(shapes) > 1:
-            return self.pad_videos(videos)  # raises the "different frame sizes" error
-        channels = videos[0].shape[1]
-        mean = torch.as_tensor(opts.get("image_mean"), dtype=torch.float32).expand(channels)
-        std = torch.as_tensor(opts.get("image_std"), dtype=torch.float32).expand(channels)
-        scale = (float(opts.get("rescale_factor")) / std)[:, None, None]  # (C,1,1)
-        shift = (-mean / std)[:, None, None]
-        lengths = [v.shape[0] for v in videos]
-        batch = torch.empty((len(videos), max(lengths), *videos[0].shape[1:]), dtype=torch.float32)
-        mask = torch.zeros(len(videos), max(lengths), dtype=torch.long)
-        for i, video in enumerate(videos):
-            clip = batch[i, : lengths[i]]
-            clip.copy_(video)  # uint8 (any layout) → contiguous float32, in its place in the batch
-            clip.mul_(scale).add_(shift)
-            batch[i, lengths[i] :] = 0
-            mask[i, : lengths[i]] = 1
-        return {"pixel_values_videos": batch, "video_mask": mask}
+        if all(v.dtype == torch.float32 for v in videos) and opts.get("do_rescale") and opts.get("do_normalize"):
+            return self.pad_videos(videos)
+        floats = [
+            self.rescale_and_normalize(v, opts.get("do_rescale"), opts.get("rescale_factor"), opts.get("do_normalize"),
+                                       opts.get("image_mean"), opts.get("image_std")).to(torch.float32)
+            for v in videos
+        ]
+        return self.pad_videos(floats)
 
     def sample_frames(
         self,
@@ -422,50 +405,88 @@ class SignVideoProcessor(BaseVideoProcessor):
         return [None if entry is None else _as_metadata(entry) for entry in entries]
 
     def _process_one(self, source, opts: dict, metadata: VideoMetadata | None = None) -> tuple[torch.Tensor, np.ndarray, VideoMetadata]:
+        """Decode the sampled frames of one video and prepare them chunk by chunk: resize → crop (random in
+        training) → clip-level affine augmentation → rescale + normalise into the clip's float32 buffer.
+
+        Every step works frame by frame with ONE set of random parameters per clip (drawn at the first chunk, in
+        the order crop → affine), so chunking changes nothing in the result; it lets the decoder fill the next
+        chunk in a background thread while this one is prepared (`read_video(prefetch=...)`). Returns float32
+        frames when rescale and normalise are both on, else uint8 (normalised by `_normalize_and_pad`).
+        """
         size: SizeDict | None = opts.get("size")
-        resize = None
-        if opts.get("do_resize") and size is not None:
-
-            def resize(chunk: torch.Tensor) -> torch.Tensor:
-                return self.resize(chunk, size=size, resample=opts.get("resample"))
-
+        crop: SizeDict | None = opts.get("crop_size") if opts.get("do_center_crop") else None
+        augment = bool(opts.get("do_augment"))
+        fused = bool(opts.get("do_rescale") and opts.get("do_normalize"))
         known: dict = {}
+        state: dict = {}
 
         def indices_for(info: VideoInfo) -> np.ndarray:
             known.update(_merge_metadata(info, metadata))
             if not opts.get("do_sample_frames"):
-                return np.arange(info.num_frames)
-            sampling = {k: v for k, v in opts.items() if k not in ("num_frames", "fps")}
-            return self.sample_frames(VideoMetadata(**known), num_frames=opts.get("num_frames"), fps=opts.get("fps"),
-                                      **sampling)
+                indices = np.arange(info.num_frames)
+            else:
+                sampling = {k: v for k, v in opts.items() if k not in ("num_frames", "fps")}
+                indices = self.sample_frames(VideoMetadata(**known), num_frames=opts.get("num_frames"),
+                                             fps=opts.get("fps"), **sampling)
+            state["total"] = len(indices)
+            return indices
 
-        frames, indices, _ = read_video(source, indices_for, transform=resize,
+        def prepare(chunk: torch.Tensor) -> torch.Tensor:
+            if opts.get("do_resize") and size is not None:
+                chunk = self.resize(chunk, size=size, resample=opts.get("resample"))
+            if crop is not None:
+                if augment:
+                    if "crop" not in state:
+                        state["crop"] = self._random_crop_box(chunk.shape[-2:], crop)
+                    box = state["crop"]
+                    chunk = self.center_crop(chunk, crop) if box is None else chunk[..., box[0], box[1]]
+                else:
+                    chunk = self.center_crop(chunk, crop)
+            if augment:
+                if "affine" not in state:
+                    state["affine"] = self._draw_affine(opts)
+                chunk = self._apply_affine(chunk, state["affine"])
+            if not fused:
+                return chunk
+            if "buffer" not in state:  # the clip's float32 frames, written chunk by chunk in place
+                scale, shift = self._affine_normalization(opts, chunk.shape[1])
+                state.update(buffer=torch.empty((state["total"], *chunk.shape[1:]), dtype=torch.float32),
+                             scale=scale, shift=shift, cursor=0)
+            start = state["cursor"]
+            out = state["buffer"][start : start + chunk.shape[0]]
+            out.copy_(chunk)  # uint8 (any layout) → contiguous float32, in its place in the clip
+            out.mul_(state["scale"]).add_(state["shift"])
+            state["cursor"] = start + chunk.shape[0]
+            return out
+
+        frames, indices, _ = read_video(source, indices_for, transform=prepare,
                                         input_data_format=opts.get("input_data_format"))
         known["frames_indices"] = indices.tolist()
-
-        crop: SizeDict | None = opts.get("crop_size")
-        if opts.get("do_center_crop") and crop is not None:
-            if opts.get("do_augment"):
-                frames = self._random_crop(frames, crop)
-            else:
-                frames = self.center_crop(frames, crop)
-        if opts.get("do_augment"):
-            frames = self._augment_clip(frames, opts)
-        return frames, indices, VideoMetadata(**known)  # uint8; normalised into the padded batch by _normalize_and_pad
-
-    def _random_crop(self, frames: torch.Tensor, crop: SizeDict) -> torch.Tensor:
-        height, width = frames.shape[-2:]
-        if crop.height > height or crop.width > width:
-            return self.center_crop(frames, crop)  # pads; nothing to randomise
-        top = int(torch.randint(0, height - crop.height + 1, ()).item())
-        left = int(torch.randint(0, width - crop.width + 1, ()).item())
-        return frames[..., top : top + crop.height, left : left + crop.width]
+        return frames, indices, VideoMetadata(**known)
 
     @staticmethod
-    def _augment_clip(frames: torch.Tensor, opts: dict) -> torch.Tensor:
-        """Clip-level affine augmentation: ONE angle / scale / shift for every frame of the clip."""
-        import torchvision.transforms.v2.functional as tvF
+    def _affine_normalization(opts: dict, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rescale + normalise as one affine map per channel: x * (rescale/std) + (-mean/std), as (C,1,1)."""
+        mean = torch.as_tensor(opts.get("image_mean"), dtype=torch.float32).expand(channels)
+        std = torch.as_tensor(opts.get("image_std"), dtype=torch.float32).expand(channels)
+        return (float(opts.get("rescale_factor")) / std)[:, None, None], (-mean / std)[:, None, None]
 
+    @staticmethod
+    def _random_crop_box(frame_size, crop: SizeDict) -> tuple[slice, slice] | None:
+        height, width = frame_size
+        if crop.height > height or crop.width > width:
+            return None  # center_crop pads; nothing to randomise
+        top = int(torch.randint(0, height - crop.height + 1, ()).item())
+        left = int(torch.randint(0, width - crop.width + 1, ()).item())
+        return slice(top, top + crop.height), slice(left, left + crop.width)
+
+    def _random_crop(self, frames: torch.Tensor, crop: SizeDict) -> torch.Tensor:
+        box = self._random_crop_box(frames.shape[-2:], crop)
+        return self.center_crop(frames, crop) if box is None else frames[..., box[0], box[1]]
+
+    @staticmethod
+    def _draw_affine(opts: dict) -> tuple[float, float, list[int]] | None:
+        """ONE angle / scale / shift for a whole clip (paper: each with p=0.5); None when all are identity."""
         p = opts.get("augment_probability")
         p = 0.5 if p is None else p
         angle, scale, shift = 0.0, 1.0, [0, 0]
@@ -479,15 +500,23 @@ class SignVideoProcessor(BaseVideoProcessor):
             limit = opts.get("augment_translate") or 0.0
             shift = [int(round(float(torch.empty(()).uniform_(-limit, limit)))) for _ in range(2)]
         if angle == 0.0 and scale == 1.0 and shift == [0, 0]:
+            return None
+        return angle, scale, shift
+
+    @staticmethod
+    def _apply_affine(frames: torch.Tensor, params) -> torch.Tensor:
+        if params is None:
             return frames
-        return tvF.affine(
-            frames,
-            angle=angle,
-            translate=shift,
-            scale=scale,
-            shear=[0.0, 0.0],
-            interpolation=tvF.InterpolationMode.BILINEAR,
-        )
+        import torchvision.transforms.v2.functional as tvF
+
+        angle, scale, shift = params
+        return tvF.affine(frames, angle=angle, translate=shift, scale=scale, shear=[0.0, 0.0],
+                          interpolation=tvF.InterpolationMode.BILINEAR)
+
+    @classmethod
+    def _augment_clip(cls, frames: torch.Tensor, opts: dict) -> torch.Tensor:
+        """Clip-level affine augmentation: ONE angle / scale / shift for every frame of the clip."""
+        return cls._apply_affine(frames, cls._draw_affine(opts))
 
     def to_dict(self):
         output = super().to_dict()
