@@ -277,6 +277,28 @@ def test_push_to_an_unreachable_hub_is_one_line(capsys, stage2_checkpoint, tmp_p
     assert code == 1 and "cannot reach the Hub at http://127.0.0.1:9" in err and "nothing was pushed" in err
 
 
+def test_threads_option_is_applied_and_the_default_follows_the_load(tmp_path, monkeypatch, capsys):
+    import sign_translation.cli as cli_module
+
+    missing = str(tmp_path / "nope") + "/"  # fails right after the options are applied: no model is loaded
+    before = torch.get_num_threads()
+    try:
+        assert cli(["translate", "v.mp4", "--model", missing, "--threads", "3"]) == 2
+        assert torch.get_num_threads() == 3
+        monkeypatch.setattr(cli_module.os, "sched_getaffinity", lambda pid: {0, 1})
+        for load, expected in ((0.0, 2), (0.6, 1), (1.0, 1), (7.5, 1)):
+            monkeypatch.setattr(cli_module.os, "getloadavg", lambda load=load: (load, load, load))
+            assert cli_module.default_threads() == expected, load
+        monkeypatch.setattr(cli_module.os, "sched_getaffinity", lambda pid: set(range(8)))
+        monkeypatch.setattr(cli_module.os, "getloadavg", lambda: (2.2, 2.0, 2.0))
+        assert cli_module.default_threads() == 6
+        assert cli(["translate", "v.mp4", "--model", missing]) == 2  # no --threads: the default is applied
+        assert torch.get_num_threads() == 6
+    finally:
+        torch.set_num_threads(before)
+    capsys.readouterr()
+
+
 def test_debug_shows_the_traceback(tmp_path):
     with pytest.raises(SignInputError):
         cli(["translate", "v.mp4", "--model", str(tmp_path / "nope") + "/", "--debug"])

@@ -741,9 +741,28 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in subparsers.choices.values():  # options every command has
         sub.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
         sub.add_argument("--threads", type=int_at_least(1), default=None,
-                         help="CPU threads for torch (default: torch's, i.e. all cores; on a shared or busy machine "
-                              "--threads 1 or 2 is often much faster, see benchmarks/README)")
+                         help="CPU threads for torch (default: the usable cores minus those other processes keep "
+                              "busy, from the 1-minute load average, at least 1 — torch's own default of every core "
+                              "is much slower when other jobs share the CPU; see benchmarks/threads.py)")
     return parser
+
+
+def default_threads() -> int:
+    """torch threads when `--threads` is not given: the cores this process may use minus the cores other processes
+    keep busy (the 1-minute load average, rounded), at least 1.
+
+    Measured (README "Errors, interruptions and scale", benchmarks/threads.py): with another job busy, torch's default
+    of one thread per core oversubscribes the CPU and one thread is faster; on an idle machine every core is.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - no load average on this platform
+        return cores
+    return max(1, min(cores, int(cores - load + 0.5)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -751,10 +770,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("sign_translation").setLevel(logging.WARNING if args.quiet else logging.INFO)
-    if args.threads:
-        import torch
+    import torch
 
-        torch.set_num_threads(args.threads)
+    threads = args.threads or default_threads()
+    torch.set_num_threads(threads)
+    logging.getLogger("sign_translation").debug("torch threads: %d%s", threads, "" if args.threads else " (default)")
     from .modeling.checkpoint_loading import CheckpointError
     from .progress import quiet_progress
 
