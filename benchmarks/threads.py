@@ -7,7 +7,7 @@ busy process — side by side in one run (ratios; medians of interleaved repeats
 
 Workloads: `pipeline("sign-translation")` on one real video of tests/data at batch 1 (FLa-LLM stage 2 with random
 weights: ResNet-18 at 224 px, frame_stride 4, the reduced mBART of pipeline_latency.py, 8 greedy tokens); and one
-SGD step of FLa-LLM stage 1 at paper shapes (ResNet-18 + Light-T, batch 1 x 8 frames at 224 px; memory_and_speed.py).
+SGD step of FLa-LLM stage 1 at paper shapes (ResNet-18 + Light-T, batch 1 x 4 frames at 224 px; memory_and_speed.py).
 Conditions: "as is" (nothing added; the load average is printed — other jobs may be running) and "+1 busy process"
 (this script starts one pure-Python busy loop, i.e. one core taken by someone else).
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+FRAMES = 4  # training-step frames (a paper-size step at 120 frames takes minutes on a shared CPU)
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 
@@ -49,7 +51,7 @@ def training_workload():
 
     model = build_model()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
-    return lambda: one_step(model, optimizer, 1, 8)
+    return lambda: one_step(model, optimizer, 1, FRAMES)
 
 
 def measure(workloads: dict, threads: list[int], repeats: int) -> dict:
@@ -75,35 +77,35 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats per cell (median; default 3)")
     args = parser.parse_args()
     default_threads = torch.get_num_threads()
-    workloads = {"pipeline, 1 video, batch 1": pipeline_workload(), "stage-1 training step, 1 x 8 frames": training_workload()}
+    workloads = {"pipeline, 1 video, batch 1": pipeline_workload(), "stage-1 training step, 1 x 4 frames": training_workload()}
     cores = len(os.sched_getaffinity(0))
     print(f"{cores} usable cores; torch's default thread count here: {default_threads}; medians of {args.repeats} "
           "interleaved repeats (ratios: the machine may be shared)")
 
-    results = {}
-    load = {}
-    load["as is"] = os.getloadavg()[0]
-    results["as is"] = measure(workloads, args.threads, args.repeats)
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        time.sleep(1.0)
-        load["+1 busy process"] = os.getloadavg()[0]
-        results["+1 busy process"] = measure(workloads, args.threads, args.repeats)
-    finally:
-        busy.kill()
-        busy.wait()
-
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout` / kill: still stop the busy process
     base = args.threads[0]
     header = " | ".join(f"{n} thr s" for n in args.threads)
     ratios = " | ".join(f"{n} ÷ {base} speed" for n in args.threads[1:])
     print(f"\n| workload | condition (1-min load before) | {header} | {ratios} |")
-    print("|---|---|" + "---:|" * (len(args.threads) * 2 - 1))
-    for name in workloads:
-        for condition, cells in results.items():
+    print("|---|---|" + "---:|" * (len(args.threads) * 2 - 1), flush=True)
+
+    def run(condition: str) -> None:  # rows printed as soon as they exist
+        load = os.getloadavg()[0]
+        cells = measure(workloads, args.threads, args.repeats)
+        for name in workloads:
             seconds = [cells[(name, n)] for n in args.threads]
             speed = [seconds[0] / s for s in seconds[1:]]
-            print(f"| {name} | {condition} ({load[condition]:.1f}) | " + " | ".join(f"{s:.2f}" for s in seconds)
-                  + " | " + " | ".join(f"{r:.2f}x" for r in speed) + " |")
+            print(f"| {name} | {condition} ({load:.1f}) | " + " | ".join(f"{s:.2f}" for s in seconds)
+                  + " | " + " | ".join(f"{r:.2f}x" for r in speed) + " |", flush=True)
+
+    run("as is")
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(1.0)
+        run("+1 busy process")
+    finally:
+        busy.kill()
+        busy.wait()
 
     from sign_translation.cli import default_threads as choose
 
