@@ -5,10 +5,13 @@
     python benchmarks/video_input.py --threads 2 --repeats 7
 
 Rows (frames per second of each way, and its ratio to the reference row of its block):
-  video file:   torchcodec decoding every frame (the limit) │ SignVideoProcessor at 224 px, before (per-clip float
-                tail + pad copy) and now (uint8 → normalised batch in one addcmul) │ the same with frame_stride=4
+  video file:   torchcodec decoding every frame with one FFmpeg thread (the limit) │ SignVideoProcessor at 224 px:
+                before (all frames read, then a per-clip float tail + pad copy), now with prefetching off (chunks
+                decoded and prepared one after the other on one core) and now (the next chunk decoded in a
+                background thread while this one is resized / cropped / normalised) │ the same with frame_stride=4
   frame folder: a plain PIL loop (open, RGB, np.asarray, np.stack — the limit) │ read_video before (stack of
-                permuted tensors) and now (stack HWC arrays, one permute) │ the processor at 224 px, before/now
+                permuted tensors) and now (stack HWC arrays, one permute) │ the processor at 224 px, before / now
+                with prefetch off / now
   workers:      the processor inside a DataLoader with 0/1/2 worker processes (videos/s vs 0 workers)
 
 "before" rows run the code paths this package used before the hardening issue, re-created here so both are timed
@@ -48,11 +51,23 @@ def make_inputs(work: Path, frames: int) -> tuple[Path, Path]:
 
 
 def legacy_processor_class():
-    """SignVideoProcessor as it was: each clip normalised on its own (float copy, subtract, divide), then copied
-    into a zero-padded batch even when there is one clip."""
+    """SignVideoProcessor as it was before the hardening issue: all sampled frames read first (no prefetching),
+    then resized, cropped, and each clip normalised on its own (float copy, subtract, divide), then copied into a
+    zero-padded batch even when there is one clip."""
     from sign_translation.processing import SignVideoProcessor
+    from sign_translation.processing import video_processing_sign_translation as module
 
     class LegacySignVideoProcessor(SignVideoProcessor):
+        def _process_one(self, source, opts, metadata=None):
+            def resize(chunk):
+                return self.resize(chunk, size=opts["size"], resample=opts.get("resample"))
+
+            frames, indices, info = module.read_video(
+                source, lambda info: self.sample_frames(info.num_frames, **opts), transform=resize, chunk_size=32,
+                prefetch=False,
+            )
+            return self.center_crop(frames, opts["crop_size"]), indices, None
+
         def _normalize_and_pad(self, videos, opts):
             floats = [
                 self.rescale_and_normalize(v, opts.get("do_rescale"), opts.get("rescale_factor"), opts.get("do_normalize"),
@@ -68,6 +83,21 @@ def legacy_processor_class():
             return {"pixel_values_videos": batch, "video_mask": mask}
 
     return LegacySignVideoProcessor
+
+
+def serial(fn):
+    """`fn` with prefetching off: chunks decoded and prepared one after the other on one core."""
+    from sign_translation.processing import video_io
+
+    def run():
+        original = video_io.default_prefetch
+        video_io.default_prefetch = lambda: False
+        try:
+            return fn()
+        finally:
+            video_io.default_prefetch = original
+
+    return run
 
 
 def legacy_read_folder(folder: Path) -> torch.Tensor:
@@ -158,21 +188,24 @@ def main() -> None:
           " (the machine may be shared: compare ratios within a block, not absolute numbers across runs)")
 
     file_rows = interleaved({
-        "torchcodec decode, all frames, 320x240 (the limit)":
+        "torchcodec decode, all frames, 320x240, 1 FFmpeg thread (the limit)":
             lambda: VideoDecoder(str(video), seek_mode="exact", num_ffmpeg_threads=1).get_frames_at(indices=indices),
-        "processor 224 px, before": lambda: before(str(video)),
-        "processor 224 px, now": lambda: now(str(video)),
+        "processor 224 px, before (original float tail)": lambda: before(str(video)),
+        "processor 224 px, now, prefetch off (one core)": serial(lambda: now(str(video))),
+        "processor 224 px, now (decoding overlaps preparation)": lambda: now(str(video)),
         "processor 224 px, frame_stride=4, before (frames/s of the source)": lambda: before(str(video), frame_stride=4),
-        "processor 224 px, frame_stride=4, now (frames/s of the source)": lambda: now(str(video), frame_stride=4),
+        "processor 224 px, frame_stride=4, now, prefetch off": serial(lambda: now(str(video), frame_stride=4)),
+        "processor 224 px, frame_stride=4, now": lambda: now(str(video), frame_stride=4),
     }, args.repeats)
     print_block("video file (mp4, H.264)", file_rows, args.frames)
 
     folder_rows = interleaved({
         "PIL loop: open, RGB, np.asarray, np.stack (the limit)": lambda: pil_loop(folder),
         "read_video(frame folder), before: stack of permuted tensors": lambda: legacy_read_folder(folder),
-        "read_video(frame folder), now: stack HWC, one permute": lambda: read_video(str(folder)),
+        "read_video(frame folder), now: stack HWC, one permute": serial(lambda: read_video(str(folder))),
         "processor 224 px, before (old stacking + old float tail)": lambda: _legacy_folder_processor(before, folder),
-        "processor 224 px, now": lambda: now(str(folder)),
+        "processor 224 px, now, prefetch off (one core)": serial(lambda: now(str(folder))),
+        "processor 224 px, now (decoding overlaps preparation)": lambda: now(str(folder)),
     }, args.repeats)
     print_block("PNG frame folder (210x260, PHOENIX size)", folder_rows, args.frames)
 
@@ -187,7 +220,7 @@ def _legacy_folder_processor(processor, folder: Path):
 
     original = video_io.read_video
 
-    def read(source, sample_indices=None, transform=None, chunk_size=32):
+    def read(source, sample_indices=None, transform=None, chunk_size=32, **_):
         frames = legacy_read_folder(Path(source))
         info = video_io.VideoInfo(str(source), frames.shape[0], None, kind="frames")
         indices = np.asarray(sample_indices(info)) if sample_indices else np.arange(frames.shape[0])

@@ -422,6 +422,8 @@ def describe_dataset(
     videos_per_shard: int = 8,
     max_videos: int | None = None,
     disable_progress: bool | None = None,
+    failures: list | None = None,
+    fail_fast: bool = False,
 ) -> DescriptionCache:
     """Describe every `frame_stride`-th frame of every video into a descriptions cache (MMSLT step A).
 
@@ -439,6 +441,10 @@ def describe_dataset(
         videos_per_shard: videos per shard file: a killed run loses at most this many videos' work.
         max_videos: describe at most this many (missing) videos in this call — for time-boxed jobs.
         disable_progress: tqdm's `disable` (None: only on a terminal).
+        failures: a bad video (unreadable, truncated, no frames, ...) never costs the others their descriptions:
+            with a list here, each one is appended as `(name, reason)` and the run goes on; without (None), the
+            run goes on too and ends with one `SignInputError` listing them all, after the good rows are written.
+        fail_fast: stop at the first bad video instead (what was described before it is kept).
 
     Returns:
         the `DescriptionCache`, loaded.
@@ -456,6 +462,7 @@ def describe_dataset(
                "batch_size": getattr(generator, "batch_size", None)}  # fmt: skip
     cache = DescriptionCache(cache_dir)
     started, described_frames = time.perf_counter(), 0
+    bad: list[tuple[str, str]] = []
     with cache.writer("descriptions", settings, details, overwrite, videos_per_shard) as writer:
         todo = [(p, i) for p, names in enumerate(names_per_part) for i, name in enumerate(names) if name not in writer]
         total = sum(len(n) for n in names_per_part)
@@ -472,10 +479,18 @@ def describe_dataset(
         with _progress(len(todo), "describing frames", disable_progress) as bar:
             for p, i in todo:
                 name = names_per_part[p][i]
-                frames, indices, info = read_video(
-                    video_source(videos[p][i][video_column], video_column),
-                    sample_indices=lambda info: np.arange(0, info.num_frames, frame_stride),
-                )
+                try:
+                    frames, indices, info = read_video(
+                        video_source(videos[p][i][video_column], video_column),
+                        sample_indices=lambda info: np.arange(0, info.num_frames, frame_stride),
+                    )
+                except (SignInputError, RuntimeError, OSError) as err:  # this video only: report it, go on
+                    bad.append((name, str(err)))
+                    logger.error("%s: %s", name, err)
+                    bar.update(1)
+                    if fail_fast:
+                        break
+                    continue
                 descriptions = generator.describe_frames(frames)
                 if len(descriptions) != len(indices):
                     raise SignInputError(
@@ -486,8 +501,16 @@ def describe_dataset(
                 bar.update(1)
                 bar.set_postfix(frames_per_s=f"{described_frames / (time.perf_counter() - started):.2f}")
     logger.info(
-        "described %d frames of %d videos in %.1f s", described_frames, len(todo), time.perf_counter() - started
+        "described %d frames of %d videos in %.1f s", described_frames, len(todo) - len(bad),
+        time.perf_counter() - started,
     )
+    if failures is not None:
+        failures.extend(bad)
+    elif bad:
+        listing = "; ".join(f"{name}: {reason}" for name, reason in bad)
+        raise SignInputError(
+            f"{len(bad)} video(s) could not be described (the others were written to {cache.cache_dir}): {listing}"
+        )
     return cache.reload()
 
 

@@ -26,6 +26,8 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 # Real files often miss a frame or two at the end (e.g. 62 of 64), which is fine.
 TRUNCATION_TOLERANCE = 0.9
 DECODE_CHUNK_FRAMES = 32
+# With prefetching, smaller chunks so that decoding and the per-chunk work overlap even on short clips.
+PREFETCH_CHUNK_FRAMES = 8
 
 
 @dataclass
@@ -119,8 +121,26 @@ def probe_frame_folder(path: str | os.PathLike) -> tuple[VideoInfo, list[Path]]:
     return VideoInfo(str(path), len(files), None, kind="frames"), files
 
 
-def as_video_tensor(array, name: str = "<array>") -> torch.Tensor:
-    """A uint8 video array/tensor (T,H,W,C) or (T,C,H,W), C in {1,3,4} → uint8 tensor (T,3,H,W)."""
+def _channel_layout(input_data_format) -> str | None:
+    """transformers' `input_data_format` ("channels_first"/"channels_last"/ChannelDimension/None) → "first"/"last"."""
+    if input_data_format is None:
+        return None
+    value = getattr(input_data_format, "value", input_data_format)
+    if value in ("channels_first", "first"):
+        return "first"
+    if value in ("channels_last", "last"):
+        return "last"
+    raise SignInputError(
+        f"input_data_format={input_data_format!r}; expected 'channels_first', 'channels_last' or None (inferred)"
+    )
+
+
+def as_video_tensor(array, name: str = "<array>", input_data_format=None) -> torch.Tensor:
+    """A uint8 video array/tensor (T,H,W,C) or (T,C,H,W), C in {1,3,4} → uint8 tensor (T,3,H,W).
+
+    The channel axis is inferred (channels-last wins when both could be channels) unless `input_data_format` says
+    which it is."""
+    layout = _channel_layout(input_data_format)
     if isinstance(array, np.ndarray):
         tensor = torch.from_numpy(np.ascontiguousarray(array))
     elif isinstance(array, torch.Tensor):
@@ -133,13 +153,14 @@ def as_video_tensor(array, name: str = "<array>") -> torch.Tensor:
         raise SignInputError(f"{name}: expected uint8 pixel values 0-255, got dtype {tensor.dtype}")
     if tensor.shape[0] == 0:
         raise SignInputError(f"{name}: the video has zero frames")
-    channels_last = tensor.shape[-1] in (1, 3, 4)
-    channels_first = tensor.shape[1] in (1, 3, 4)
+    channels_last = tensor.shape[-1] in (1, 3, 4) if layout != "first" else False
+    channels_first = tensor.shape[1] in (1, 3, 4) if layout != "last" else False
     if channels_last:  # (T,H,W,C) wins when both could be channels (frames only a few pixels high)
         tensor = tensor.permute(0, 3, 1, 2)
     elif not channels_first:
+        expected = {"first": "(T,C,H,W)", "last": "(T,H,W,C)"}.get(layout, "(T,H,W,C) or (T,C,H,W)")
         raise SignInputError(
-            f"{name}: cannot find the channel axis in shape {tuple(tensor.shape)}; expected (T,H,W,C) or (T,C,H,W) "
+            f"{name}: cannot find the channel axis in shape {tuple(tensor.shape)}; expected {expected} "
             "with C = 1 (grayscale), 3 (RGB) or 4 (RGBA)"
         )
     return to_rgb(tensor.contiguous())
@@ -158,66 +179,142 @@ def to_rgb(frames: torch.Tensor) -> torch.Tensor:
 _WIDE_GRAY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
-def _read_image(path: Path) -> np.ndarray:
-    """One frame image → uint8 RGB array (H, W, 3). 16-bit grayscale frames are scaled to 8 bits, not clipped
+def pil_to_rgb_array(image) -> np.ndarray:
+    """A PIL image → uint8 RGB array (H, W, 3). 16-bit grayscale frames are scaled to 8 bits, not clipped
     (PIL's convert("RGB") clips them: every value above 255 became white)."""
+    if image.mode in _WIDE_GRAY_MODES:
+        wide = np.asarray(image)
+        peak = 65535 if image.mode.startswith("I;16") or wide.max(initial=0) > 255 else 255
+        gray = (wide.astype(np.float32) * (255.0 / peak)).round().clip(0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if image.mode != "RGB":
+        image = image.convert("RGB")  # grayscale, palette and RGBA frames all become RGB
+    return np.asarray(image, dtype=np.uint8)
+
+
+def is_video_frame(item) -> bool:
+    """One frame of a video given as a list of frames: a PIL image, or a 3-D array/tensor (HWC or CHW)."""
+    if isinstance(item, (np.ndarray, torch.Tensor)):
+        return item.ndim == 3
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow is a dependency
+        return False
+    return isinstance(item, Image.Image)
+
+
+def frames_to_video(frames: Sequence, name: str = "<frames>", input_data_format=None) -> torch.Tensor:
+    """A video given as a list of frames (transformers' standard video format: PIL images, per-frame HWC numpy
+    arrays or CHW tensors — webcam frames, decord output, Gradio) → uint8 tensor (T,3,H,W)."""
+    if not frames:
+        raise SignInputError(f"{name}: the video is an empty list of frames")
+    arrays = []
+    for i, frame in enumerate(frames):
+        if isinstance(frame, (np.ndarray, torch.Tensor)):
+            if frame.ndim != 3:
+                raise SignInputError(f"{name}[{i}]: expected a 3-D frame (H,W,C) or (C,H,W), got shape {tuple(frame.shape)}")
+            arrays.append(frame.detach().cpu().numpy() if isinstance(frame, torch.Tensor) else frame)
+        elif is_video_frame(frame):
+            arrays.append(pil_to_rgb_array(frame))
+        else:
+            raise SignInputError(
+                f"{name}[{i}]: expected a frame (PIL image, 3-D numpy array or tensor), got {type(frame).__name__}"
+            )
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise SignInputError(f"{name}: frames of different shapes in one video: {sorted(shapes)}")
+    return as_video_tensor(np.stack(arrays), name=name, input_data_format=input_data_format)
+
+
+def _read_image(path: Path) -> np.ndarray:
+    """One frame image → uint8 RGB array (H, W, 3) (see `pil_to_rgb_array`)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
-            if image.mode in _WIDE_GRAY_MODES:
-                wide = np.asarray(image)
-                peak = 65535 if image.mode.startswith("I;16") or wide.max(initial=0) > 255 else 255
-                gray = (wide.astype(np.float32) * (255.0 / peak)).round().clip(0, 255).astype(np.uint8)
-                return np.repeat(gray[..., None], 3, axis=2)
-            if image.mode != "RGB":
-                image = image.convert("RGB")  # grayscale, palette and RGBA frames all become RGB
-            return np.asarray(image, dtype=np.uint8)
+            return pil_to_rgb_array(image)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise SignInputError(f"{path}: unreadable image in frame folder {path.parent}: {_first_line(err)}") from err
+
+
+def default_prefetch() -> bool:
+    """Overlap decoding with the caller's per-chunk work when this process may use more than one CPU core."""
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except AttributeError:  # pragma: no cover - not on Linux
+        return (os.cpu_count() or 1) > 1
+
+
+def _run_chunks(load: Callable, chunks: list, transform: Callable, prefetch: bool) -> list[torch.Tensor]:
+    """`transform(load(chunk))` for each chunk, in order. With `prefetch`, chunk k+1 is decoded in a background
+    thread while chunk k is transformed (FFmpeg and PIL decode without holding the GIL, and so do torch ops), so a
+    clip costs about max(decode, resize + normalise) instead of their sum on two cores."""
+    if not prefetch or len(chunks) < 2:
+        return [transform(load(chunk)) for chunk in chunks]
+    from concurrent.futures import ThreadPoolExecutor
+
+    results = []
+    with ThreadPoolExecutor(1, thread_name_prefix="sign-video-decode") as pool:
+        pending = pool.submit(load, chunks[0])
+        for k in range(len(chunks)):
+            frames = pending.result()
+            if k + 1 < len(chunks):
+                pending = pool.submit(load, chunks[k + 1])
+            results.append(transform(frames))
+    return results
 
 
 def read_video(
     source,
     sample_indices: Callable[[VideoInfo], Sequence[int]] | None = None,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    chunk_size: int = DECODE_CHUNK_FRAMES,
+    chunk_size: int | None = None,
+    input_data_format=None,
+    prefetch: bool | None = None,
 ) -> tuple[torch.Tensor, np.ndarray, VideoInfo]:
     """Read the sampled frames of one video.
 
     Args:
-        source: a video file path, a frame-folder path, or a uint8 array/tensor (T,H,W,C) or (T,C,H,W).
+        source: a video file path, a frame-folder path, a uint8 array/tensor (T,H,W,C) or (T,C,H,W), or a list of
+            frames (PIL images, HWC arrays, CHW tensors).
         sample_indices: maps the `VideoInfo` (frame count, fps) to the frame indices to keep (in order, may
             repeat); all frames when None.
-        transform: applied to each decoded chunk (T',3,H,W) uint8, e.g. a resize, so the full-resolution frames of a
-            long video are never all in memory at once.
-        chunk_size: frames decoded per chunk.
+        transform: applied to each decoded chunk (T',3,H,W) uint8, in order, e.g. a resize, so the full-resolution
+            frames of a long video are never all in memory at once. It may return any dtype (all chunks alike).
+        chunk_size: frames decoded per chunk (default: `PREFETCH_CHUNK_FRAMES` with prefetching, else
+            `DECODE_CHUNK_FRAMES`).
+        input_data_format: channel axis of in-memory videos ("channels_first"/"channels_last"); inferred if None.
+        prefetch: decode the next chunk of a file or frame folder in a background thread while `transform` runs on
+            the current one (default: when this process may use more than one core, `default_prefetch()`).
 
     Returns:
-        frames (T,3,H',W') uint8, the indices that were read, and the `VideoInfo`.
+        frames (T,3,H',W') (uint8 unless `transform` changes it), the indices that were read, and the `VideoInfo`.
     """
     transform = transform or (lambda x: x)
+    prefetch = default_prefetch() if prefetch is None else prefetch
+    chunk_size = chunk_size or (PREFETCH_CHUNK_FRAMES if prefetch else DECODE_CHUNK_FRAMES)
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if os.path.isdir(path):
             info, files = probe_frame_folder(path)
             indices = _indices(sample_indices, info)
-            chunks = []
-            for start in range(0, len(indices), chunk_size):
-                frames = [_read_image(files[i]) for i in indices[start : start + chunk_size]]
+
+            def load_images(wanted) -> torch.Tensor:
+                frames = [_read_image(files[i]) for i in wanted]
                 shapes = {f.shape for f in frames}
                 if len(shapes) > 1:
                     raise SignInputError(f"{path}: frames of different sizes in one frame folder: {sorted(shapes)}")
                 # Stack HWC arrays, then ONE permute: stacking permuted (strided) tensors was most of the time.
-                chunks.append(transform(torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)))
+                return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)
+
+            chunks = _run_chunks(load_images, _split(indices, chunk_size), transform, prefetch)
             return _concat(chunks, path), indices, info
         if not os.path.exists(path):
             raise SignInputError(f"{path}: video file or frame folder not found")
         info, decoder = probe_video_file(path)
         indices = _indices(sample_indices, info)
-        chunks = []
-        for start in range(0, len(indices), chunk_size):
-            wanted = indices[start : start + chunk_size]
+
+        def decode(wanted) -> torch.Tensor:
             try:
                 frames = decoder.get_frames_at(indices=[int(i) for i in wanted]).data
             except (RuntimeError, IndexError) as err:
@@ -225,12 +322,21 @@ def read_video(
                     f"{path}: could not decode frames {int(wanted[0])}-{int(wanted[-1])} of {info.num_frames} "
                     f"(file truncated or corrupt?): {_first_line(err)}"
                 ) from err
-            chunks.append(transform(to_rgb(frames)))
+            return to_rgb(frames)
+
+        chunks = _run_chunks(decode, _split(indices, chunk_size), transform, prefetch)
         return _concat(chunks, path), indices, info
-    video = as_video_tensor(source)
+    if isinstance(source, (list, tuple)):
+        video = frames_to_video(source, input_data_format=input_data_format)
+    else:
+        video = as_video_tensor(source, input_data_format=input_data_format)
     info = VideoInfo("<array>", video.shape[0], None, video.shape[2], video.shape[3], kind="array")
     indices = _indices(sample_indices, info)
     return transform(video[torch.as_tensor(indices, dtype=torch.long)]), indices, info
+
+
+def _split(indices: np.ndarray, chunk_size: int) -> list[np.ndarray]:
+    return [indices[start : start + chunk_size] for start in range(0, len(indices), chunk_size)]
 
 
 def _indices(sample_indices, info: VideoInfo) -> np.ndarray:
@@ -243,6 +349,19 @@ def _indices(sample_indices, info: VideoInfo) -> np.ndarray:
 
 
 def _concat(chunks: list[torch.Tensor], source: str) -> torch.Tensor:
+    """The chunks as one tensor; chunks a transform wrote in place, in order, into one buffer are that buffer."""
     if not chunks:  # pragma: no cover - _indices guarantees at least one frame
         raise SignInputError(f"{source}: no frame could be read")
-    return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
+    if len(chunks) == 1:
+        return chunks[0]
+    base = chunks[0]._base
+    if (base is not None and base.is_contiguous() and base.data_ptr() == chunks[0].data_ptr()
+            and base.shape[0] == sum(c.shape[0] for c in chunks) and base.shape[1:] == chunks[0].shape[1:]):
+        offset = 0
+        for chunk in chunks:
+            if chunk._base is not base or not chunk.is_contiguous() or chunk.data_ptr() != base[offset].data_ptr():
+                break
+            offset += chunk.shape[0]
+        else:
+            return base
+    return torch.cat(chunks)

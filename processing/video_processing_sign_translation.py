@@ -13,6 +13,7 @@ models' business, not the processor's.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 
@@ -22,9 +23,10 @@ from transformers.image_processing_utils import BatchFeature
 from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, PILImageResampling, SizeDict
 from transformers.processing_utils import Unpack, VideosKwargs
 from transformers.video_processing_utils import BaseVideoProcessor
+from transformers.video_utils import VideoMetadata
 
 from .errors import SignInputError
-from .video_io import VideoInfo, read_video
+from .video_io import VideoInfo, frames_to_video, is_video_frame, read_video
 
 
 class SignVideoProcessorKwargs(VideosKwargs, total=False):
@@ -164,8 +166,14 @@ class SignVideoProcessor(BaseVideoProcessor):
     r"""Turns sign videos into model inputs: `pixel_values_videos` (B, T, C, H, W) and `video_mask` (B, T).
 
     Accepts a video file path (anything FFmpeg reads: mp4, webm, mkv, mov, avi, ...), a folder of frame images
-    (PHOENIX-style `images0001.png…`, CSL-style jpg), a uint8 array/tensor (T,H,W,C) or (T,C,H,W), or a list of
+    (PHOENIX-style `images0001.png…`, CSL-style jpg), a uint8 array/tensor (T,H,W,C) or (T,C,H,W), a list of
+    frames (PIL images, per-frame HWC arrays or CHW tensors: transformers' standard video format), or a list of
     these. Videos are decoded only at the sampled frame indices.
+
+    `fps=` resamples to that frame rate and needs the source's: files carry it; for arrays, frame lists and frame
+    folders pass `video_metadata=` (one `VideoMetadata`/dict per video, e.g. `{"fps": 25}`), otherwise `fps=` is
+    an error, never silently ignored. `return_metadata=True` returns each video's `VideoMetadata` (with the
+    `frames_indices` kept).
 
     Example:
     ```python
@@ -224,22 +232,36 @@ class SignVideoProcessor(BaseVideoProcessor):
         for name in self.valid_kwargs.__annotations__:
             kwargs.setdefault(name, getattr(self, name, None))
         kwargs.setdefault("return_tensors", "pt")
-        opts = self._standardize_kwargs(**kwargs)
-
-        sources = self._as_list_of_videos(videos)
-        pixel_values, frame_indices = [], []
-        for source in sources:
-            frames, indices = self._process_one(source, opts)
-            pixel_values.append(frames)
-            frame_indices.append(indices.tolist())
-
-        data = self._normalize_and_pad(pixel_values, opts)
-        if opts.get("return_frame_indices"):
-            data["frame_indices"] = frame_indices
-        return_tensors = opts.get("return_tensors")
+        return_tensors = kwargs.get("return_tensors")
         if return_tensors not in (None, "pt"):
             raise SignInputError(f"return_tensors={return_tensors!r}: only 'pt' (torch tensors) is supported")
-        return BatchFeature(data=data, skip_tensor_conversion=["frame_indices"])
+        video_metadata = kwargs.pop("video_metadata", None)
+        device = kwargs.pop("device", None)
+        opts = self._standardize_kwargs(**kwargs)
+
+        sources = self._as_list_of_videos(videos, opts.get("input_data_format"))
+        metadata = self._metadata_per_video(video_metadata, len(sources))
+        pixel_values, frame_indices, metadata_out = [], [], []
+        for i, source in enumerate(sources):
+            video_opts = opts
+            if isinstance(source, _FrameList):  # already (T,3,H,W): input_data_format described its frames
+                source, video_opts = source.video, {**opts, "input_data_format": "channels_first"}
+            frames, indices, info = self._process_one(source, video_opts, metadata[i])
+            pixel_values.append(frames)
+            frame_indices.append(indices.tolist())
+            metadata_out.append(info)
+
+        data = self._normalize_and_pad(pixel_values, opts)
+        if device is not None:
+            data = {name: value.to(device) for name, value in data.items()}
+        skip = []
+        if opts.get("return_frame_indices"):
+            data["frame_indices"] = frame_indices
+            skip.append("frame_indices")
+        if opts.get("return_metadata"):
+            data["video_metadata"] = metadata_out
+            skip.append("video_metadata")
+        return BatchFeature(data=data, skip_tensor_conversion=skip)
 
     @staticmethod
     def pad_videos(videos: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -261,114 +283,210 @@ class SignVideoProcessor(BaseVideoProcessor):
         return {"pixel_values_videos": batch, "video_mask": mask}
 
     def _normalize_and_pad(self, videos: list[torch.Tensor], opts: dict) -> dict[str, torch.Tensor]:
-        """uint8 clips (T_i,C,H,W) → normalised float32 batch (B,T_max,C,H,W) + `video_mask`, in ONE pass per clip.
+        """Clips (T_i,C,H,W) → float32 batch (B,T_max,C,H,W) + `video_mask`.
 
-        Rescale and normalise are one affine map per channel, `x * (rescale/std) - mean/std`: the uint8 frames are
-        converted straight into the clip's slice of the padded batch (one copy that also makes the decoder's
-        channels-last layout contiguous), then scaled and shifted in place — no float copy per clip, no divide,
-        no pad copy (measured 2.2x faster than the float tail it replaces, benchmarks/video_input.py).
+        Clips arrive already normalised (float32) when rescale and normalise are both on: `_process_one` maps
+        each decoded chunk straight into its clip's buffer as `x * (rescale/std) - mean/std` while the decoder
+        fills the next chunk; one clip is returned as it is (no pad copy). Otherwise (uint8 clips) rescale /
+        normalise run here as transformers' `rescale_and_normalize`.
         """
-        if not (opts.get("do_rescale") and opts.get("do_normalize")):
-            floats = [
-                self.rescale_and_normalize(v, opts.get("do_rescale"), opts.get("rescale_factor"), opts.get("do_normalize"),
-                                           opts.get("image_mean"), opts.get("image_std")).to(torch.float32)
-                for v in videos
-            ]
-            return self.pad_videos(floats)
-        shapes = {tuple(v.shape[1:]) for v in videos}
-        if len(shapes) > 1:
-            return self.pad_videos(videos)  # raises the "different frame sizes" error
-        channels = videos[0].shape[1]
-        mean = torch.as_tensor(opts.get("image_mean"), dtype=torch.float32).expand(channels)
-        std = torch.as_tensor(opts.get("image_std"), dtype=torch.float32).expand(channels)
-        scale = (float(opts.get("rescale_factor")) / std)[:, None, None]  # (C,1,1)
-        shift = (-mean / std)[:, None, None]
-        lengths = [v.shape[0] for v in videos]
-        batch = torch.empty((len(videos), max(lengths), *videos[0].shape[1:]), dtype=torch.float32)
-        mask = torch.zeros(len(videos), max(lengths), dtype=torch.long)
-        for i, video in enumerate(videos):
-            clip = batch[i, : lengths[i]]
-            clip.copy_(video)  # uint8 (any layout) → contiguous float32, in its place in the batch
-            clip.mul_(scale).add_(shift)
-            batch[i, lengths[i] :] = 0
-            mask[i, : lengths[i]] = 1
-        return {"pixel_values_videos": batch, "video_mask": mask}
+        if all(v.dtype == torch.float32 for v in videos) and opts.get("do_rescale") and opts.get("do_normalize"):
+            return self.pad_videos(videos)
+        floats = [
+            self.rescale_and_normalize(v, opts.get("do_rescale"), opts.get("rescale_factor"), opts.get("do_normalize"),
+                                       opts.get("image_mean"), opts.get("image_std")).to(torch.float32)
+            for v in videos
+        ]
+        return self.pad_videos(floats)
 
-    def sample_frames(self, total_frames: int, source_fps: float | None = None, **opts) -> np.ndarray:
-        """Frame indices to keep for a clip of `total_frames` frames (see `sample_frame_indices`)."""
-        if opts.get("do_sample_frames") is False:
-            return np.arange(total_frames)
+    def sample_frames(
+        self,
+        metadata: VideoMetadata | dict | int,
+        num_frames: int | None = None,
+        fps: int | float | None = None,
+        **kwargs,
+    ) -> np.ndarray:
+        """Indices of the frames to keep, with `BaseVideoProcessor.sample_frames`'s signature.
+
+        Args:
+            metadata: the video's `VideoMetadata` (or a dict of its fields; a bare frame count is accepted too).
+                `total_num_frames` is required; `fps` is required when `fps=` is asked for.
+            num_frames: exactly this many frames, uniformly (repeating frames of a shorter clip). Defaults to
+                `self.num_frames`.
+            fps: resample to this frame rate (only ever down). Defaults to `self.fps`.
+            **kwargs: `frame_stride`, `max_frames`, `do_augment` (random sampling in training); default to the
+                processor's own. Other keys (the rest of the processor's options) are ignored.
+
+        See `sample_frame_indices` for the order in which they apply.
+        """
+        metadata = _as_metadata(metadata)
+        if metadata.total_num_frames is None:
+            raise SignInputError("sample_frames: metadata.total_num_frames is required (the video's frame count)")
+        num_frames = self.num_frames if num_frames is None else num_frames
+        fps = self.fps if fps is None else fps
+
+        def option(name):
+            return kwargs[name] if name in kwargs else getattr(self, name, None)
+
+        if fps is not None and not metadata.fps:
+            raise SignInputError(
+                f"fps={fps} needs the video's own frame rate, which is unknown here (an in-memory video, a list of "
+                "frames or a frame folder): pass video_metadata={'fps': <source fps>} (one per video), or leave "
+                "fps unset"
+            )
         return sample_frame_indices(
-            total_frames,
-            frame_stride=opts.get("frame_stride") or 1,
-            max_frames=opts.get("max_frames"),
-            num_frames=opts.get("num_frames"),
-            source_fps=source_fps,
-            target_fps=opts.get("fps"),
-            random=bool(opts.get("do_augment")),
+            int(metadata.total_num_frames),
+            frame_stride=option("frame_stride") or 1,
+            max_frames=option("max_frames"),
+            num_frames=num_frames,
+            source_fps=metadata.fps,
+            target_fps=fps,
+            random=bool(option("do_augment")),
         )
 
     # ------------------------------------------------------------------ internals
     @staticmethod
-    def _as_list_of_videos(videos) -> list:
+    def _as_list_of_videos(videos, input_data_format=None) -> list:
+        """One video or a batch → a list of videos (paths, 4-D arrays/tensors; frame lists become (T,3,H,W))."""
         if isinstance(videos, (str, os.PathLike)):
             return [videos]
         if isinstance(videos, (np.ndarray, torch.Tensor)):
             if videos.ndim == 5:
                 return list(videos)
+            if videos.ndim == 3:
+                raise SignInputError(
+                    f"videos: got a single 3-D frame {tuple(videos.shape)}; pass a video as a 4-D (T,H,W,C) array, a "
+                    "list of frames, a file path or a frame folder"
+                )
             return [videos]
+        if is_video_frame(videos):  # one PIL image: a one-frame video
+            return [_FrameList(frames_to_video([videos], "videos", input_data_format))]
         if not isinstance(videos, (list, tuple, dict, bytes)) and hasattr(videos, "__iter__"):
             videos = list(videos)  # e.g. a `datasets` column
         if isinstance(videos, (list, tuple)):
             if not videos:
                 raise SignInputError("videos: got an empty list, expected at least one video")
+            if all(is_video_frame(item) for item in videos):  # one video given as a list of frames
+                return [_FrameList(frames_to_video(videos, "videos", input_data_format))]
+            batch = []
             for i, video in enumerate(videos):
-                if isinstance(video, (np.ndarray, torch.Tensor)) and video.ndim == 3:
+                if is_video_frame(video):
                     raise SignInputError(
-                        f"videos[{i}]: got a single 3-D frame; pass each video as a 4-D (T,H,W,C) array, a file "
-                        "path or a frame folder"
+                        f"videos[{i}]: a single frame in a batch of videos; pass each video as a list of frames, a "
+                        "4-D (T,H,W,C) array, a file path or a frame folder"
                     )
-            return list(videos)
+                if isinstance(video, (list, tuple)):
+                    video = _FrameList(frames_to_video(video, f"videos[{i}]", input_data_format))
+                batch.append(video)
+            return batch
         raise SignInputError(
-            f"videos: expected a path, a frame folder, a uint8 array/tensor or a list of these, got {type(videos).__name__}"
+            "videos: expected a path, a frame folder, a uint8 array/tensor, a list of frames or a list of these, got "
+            f"{type(videos).__name__}"
         )
 
-    def _process_one(self, source, opts: dict) -> tuple[torch.Tensor, np.ndarray]:
-        size: SizeDict | None = opts.get("size")
-        resize = None
-        if opts.get("do_resize") and size is not None:
+    @staticmethod
+    def _metadata_per_video(video_metadata, count: int) -> list[VideoMetadata | None]:
+        """`video_metadata=` as transformers takes it (one, a list, or a nested list per batch) → one per video."""
+        if video_metadata is None:
+            return [None] * count
+        if isinstance(video_metadata, (VideoMetadata, dict)):
+            entries = [video_metadata]
+        elif isinstance(video_metadata, (list, tuple)):
+            entries = []
+            for item in video_metadata:
+                entries.extend(item if isinstance(item, (list, tuple)) else [item])
+        else:
+            raise SignInputError(
+                f"video_metadata: expected a VideoMetadata, a dict or a list of them (one per video), got "
+                f"{type(video_metadata).__name__}"
+            )
+        if len(entries) != count:
+            raise SignInputError(f"video_metadata: got {len(entries)} entries for {count} video(s); pass one per video")
+        return [None if entry is None else _as_metadata(entry) for entry in entries]
 
-            def resize(chunk: torch.Tensor) -> torch.Tensor:
-                return self.resize(chunk, size=size, resample=opts.get("resample"))
+    def _process_one(self, source, opts: dict, metadata: VideoMetadata | None = None) -> tuple[torch.Tensor, np.ndarray, VideoMetadata]:
+        """Decode the sampled frames of one video and prepare them chunk by chunk: resize → crop (random in
+        training) → clip-level affine augmentation → rescale + normalise into the clip's float32 buffer.
+
+        Every step works frame by frame with ONE set of random parameters per clip (drawn at the first chunk, in
+        the order crop → affine), so chunking changes nothing in the result; it lets the decoder fill the next
+        chunk in a background thread while this one is prepared (`read_video(prefetch=...)`). Returns float32
+        frames when rescale and normalise are both on, else uint8 (normalised by `_normalize_and_pad`).
+        """
+        size: SizeDict | None = opts.get("size")
+        crop: SizeDict | None = opts.get("crop_size") if opts.get("do_center_crop") else None
+        augment = bool(opts.get("do_augment"))
+        fused = bool(opts.get("do_rescale") and opts.get("do_normalize"))
+        known: dict = {}
+        state: dict = {}
 
         def indices_for(info: VideoInfo) -> np.ndarray:
-            return self.sample_frames(info.num_frames, source_fps=info.fps, **opts)
-
-        frames, indices, _ = read_video(source, indices_for, transform=resize)
-
-        crop: SizeDict | None = opts.get("crop_size")
-        if opts.get("do_center_crop") and crop is not None:
-            if opts.get("do_augment"):
-                frames = self._random_crop(frames, crop)
+            known.update(_merge_metadata(info, metadata))
+            if not opts.get("do_sample_frames"):
+                indices = np.arange(info.num_frames)
             else:
-                frames = self.center_crop(frames, crop)
-        if opts.get("do_augment"):
-            frames = self._augment_clip(frames, opts)
-        return frames, indices  # uint8; normalised into the padded batch by _normalize_and_pad
+                sampling = {k: v for k, v in opts.items() if k not in ("num_frames", "fps")}
+                indices = self.sample_frames(VideoMetadata(**known), num_frames=opts.get("num_frames"),
+                                             fps=opts.get("fps"), **sampling)
+            state["total"] = len(indices)
+            return indices
 
-    def _random_crop(self, frames: torch.Tensor, crop: SizeDict) -> torch.Tensor:
-        height, width = frames.shape[-2:]
-        if crop.height > height or crop.width > width:
-            return self.center_crop(frames, crop)  # pads; nothing to randomise
-        top = int(torch.randint(0, height - crop.height + 1, ()).item())
-        left = int(torch.randint(0, width - crop.width + 1, ()).item())
-        return frames[..., top : top + crop.height, left : left + crop.width]
+        def prepare(chunk: torch.Tensor) -> torch.Tensor:
+            if opts.get("do_resize") and size is not None:
+                chunk = self.resize(chunk, size=size, resample=opts.get("resample"))
+            if crop is not None:
+                if augment:
+                    if "crop" not in state:
+                        state["crop"] = self._random_crop_box(chunk.shape[-2:], crop)
+                    box = state["crop"]
+                    chunk = self.center_crop(chunk, crop) if box is None else chunk[..., box[0], box[1]]
+                else:
+                    chunk = self.center_crop(chunk, crop)
+            if augment:
+                if "affine" not in state:
+                    state["affine"] = self._draw_affine(opts)
+                chunk = self._apply_affine(chunk, state["affine"])
+            if not fused:
+                return chunk
+            if "buffer" not in state:  # the clip's float32 frames, written chunk by chunk in place
+                scale, shift = self._affine_normalization(opts, chunk.shape[1])
+                state.update(buffer=torch.empty((state["total"], *chunk.shape[1:]), dtype=torch.float32),
+                             scale=scale, shift=shift, cursor=0)
+            start = state["cursor"]
+            out = state["buffer"][start : start + chunk.shape[0]]
+            out.copy_(chunk)  # uint8 (any layout) → contiguous float32, in its place in the clip
+            out.mul_(state["scale"]).add_(state["shift"])
+            state["cursor"] = start + chunk.shape[0]
+            return out
+
+        frames, indices, _ = read_video(source, indices_for, transform=prepare,
+                                        input_data_format=opts.get("input_data_format"))
+        known["frames_indices"] = indices.tolist()
+        return frames, indices, VideoMetadata(**known)
 
     @staticmethod
-    def _augment_clip(frames: torch.Tensor, opts: dict) -> torch.Tensor:
-        """Clip-level affine augmentation: ONE angle / scale / shift for every frame of the clip."""
-        import torchvision.transforms.v2.functional as tvF
+    def _affine_normalization(opts: dict, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rescale + normalise as one affine map per channel: x * (rescale/std) + (-mean/std), as (C,1,1)."""
+        mean = torch.as_tensor(opts.get("image_mean"), dtype=torch.float32).expand(channels)
+        std = torch.as_tensor(opts.get("image_std"), dtype=torch.float32).expand(channels)
+        return (float(opts.get("rescale_factor")) / std)[:, None, None], (-mean / std)[:, None, None]
 
+    @staticmethod
+    def _random_crop_box(frame_size, crop: SizeDict) -> tuple[slice, slice] | None:
+        height, width = frame_size
+        if crop.height > height or crop.width > width:
+            return None  # center_crop pads; nothing to randomise
+        top = int(torch.randint(0, height - crop.height + 1, ()).item())
+        left = int(torch.randint(0, width - crop.width + 1, ()).item())
+        return slice(top, top + crop.height), slice(left, left + crop.width)
+
+    def _random_crop(self, frames: torch.Tensor, crop: SizeDict) -> torch.Tensor:
+        box = self._random_crop_box(frames.shape[-2:], crop)
+        return self.center_crop(frames, crop) if box is None else frames[..., box[0], box[1]]
+
+    @staticmethod
+    def _draw_affine(opts: dict) -> tuple[float, float, list[int]] | None:
+        """ONE angle / scale / shift for a whole clip (paper: each with p=0.5); None when all are identity."""
         p = opts.get("augment_probability")
         p = 0.5 if p is None else p
         angle, scale, shift = 0.0, 1.0, [0, 0]
@@ -382,20 +500,73 @@ class SignVideoProcessor(BaseVideoProcessor):
             limit = opts.get("augment_translate") or 0.0
             shift = [int(round(float(torch.empty(()).uniform_(-limit, limit)))) for _ in range(2)]
         if angle == 0.0 and scale == 1.0 and shift == [0, 0]:
+            return None
+        return angle, scale, shift
+
+    @staticmethod
+    def _apply_affine(frames: torch.Tensor, params) -> torch.Tensor:
+        if params is None:
             return frames
-        return tvF.affine(
-            frames,
-            angle=angle,
-            translate=shift,
-            scale=scale,
-            shear=[0.0, 0.0],
-            interpolation=tvF.InterpolationMode.BILINEAR,
-        )
+        import torchvision.transforms.v2.functional as tvF
+
+        angle, scale, shift = params
+        return tvF.affine(frames, angle=angle, translate=shift, scale=scale, shear=[0.0, 0.0],
+                          interpolation=tvF.InterpolationMode.BILINEAR)
+
+    @classmethod
+    def _augment_clip(cls, frames: torch.Tensor, opts: dict) -> torch.Tensor:
+        """Clip-level affine augmentation: ONE angle / scale / shift for every frame of the clip."""
+        return cls._apply_affine(frames, cls._draw_affine(opts))
 
     def to_dict(self):
         output = super().to_dict()
         output.pop("_valid_kwargs_names", None)
         return output
+
+
+@dataclasses.dataclass
+class _FrameList:
+    """A video that was given as a list of frames, already stacked to (T,3,H,W) uint8."""
+
+    video: torch.Tensor
+
+
+def _as_metadata(metadata) -> VideoMetadata:
+    if isinstance(metadata, VideoMetadata):
+        return metadata
+    if isinstance(metadata, (int, np.integer)) and not isinstance(metadata, bool):
+        return VideoMetadata(total_num_frames=int(metadata))
+    if isinstance(metadata, dict):
+        unknown = set(metadata) - {f.name for f in dataclasses.fields(VideoMetadata)}
+        if unknown:
+            raise SignInputError(
+                f"video_metadata: unknown field(s) {sorted(unknown)}; VideoMetadata has "
+                f"{[f.name for f in dataclasses.fields(VideoMetadata)]}"
+            )
+        return VideoMetadata(**{"total_num_frames": None, **metadata})  # the frame count is read from the video
+    raise SignInputError(f"video_metadata: expected a VideoMetadata or a dict, got {type(metadata).__name__}")
+
+
+def _merge_metadata(info: VideoInfo, given: VideoMetadata | None) -> dict:
+    """What the reader found about a video, overridden by what the caller stated in `video_metadata=`.
+
+    The caller's `fps` wins (an in-memory video has none; a file's header may be wrong); a stated
+    `total_num_frames` that differs from the frames actually there is an error, not a silent mismatch."""
+    known = {"total_num_frames": info.num_frames, "fps": info.fps, "height": info.height, "width": info.width,
+             "video_backend": "torchcodec" if info.kind == "file" else None}
+    if given is not None:
+        if given.total_num_frames is not None and int(given.total_num_frames) != info.num_frames:
+            raise SignInputError(
+                f"{info.source}: video_metadata says total_num_frames={given.total_num_frames} but the video has "
+                f"{info.num_frames} frames"
+            )
+        if given.fps is not None:
+            if not (isinstance(given.fps, (int, float)) and np.isfinite(given.fps) and given.fps > 0):
+                raise SignInputError(f"{info.source}: video_metadata fps={given.fps!r}; expected a frame rate > 0")
+            known["fps"] = float(given.fps)
+    if known["fps"]:
+        known["duration"] = info.num_frames / known["fps"]
+    return known
 
 
 __all__ = ["SignVideoProcessor", "SignVideoProcessorKwargs", "sample_frame_indices", "validate_video_options"]

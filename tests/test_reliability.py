@@ -277,6 +277,28 @@ def test_push_to_an_unreachable_hub_is_one_line(capsys, stage2_checkpoint, tmp_p
     assert code == 1 and "cannot reach the Hub at http://127.0.0.1:9" in err and "nothing was pushed" in err
 
 
+def test_threads_option_is_applied_and_the_default_follows_the_load(tmp_path, monkeypatch, capsys):
+    import sign_translation.cli as cli_module
+
+    missing = str(tmp_path / "nope") + "/"  # fails right after the options are applied: no model is loaded
+    before = torch.get_num_threads()
+    try:
+        assert cli(["translate", "v.mp4", "--model", missing, "--threads", "3"]) == 2
+        assert torch.get_num_threads() == 3
+        monkeypatch.setattr(cli_module.os, "sched_getaffinity", lambda pid: {0, 1})
+        for load, expected in ((0.0, 2), (0.6, 1), (1.0, 1), (7.5, 1)):
+            monkeypatch.setattr(cli_module.os, "getloadavg", lambda load=load: (load, load, load))
+            assert cli_module.default_threads() == expected, load
+        monkeypatch.setattr(cli_module.os, "sched_getaffinity", lambda pid: set(range(8)))
+        monkeypatch.setattr(cli_module.os, "getloadavg", lambda: (2.2, 2.0, 2.0))
+        assert cli_module.default_threads() == 6
+        assert cli(["translate", "v.mp4", "--model", missing]) == 2  # no --threads: the default is applied
+        assert torch.get_num_threads() == 6
+    finally:
+        torch.set_num_threads(before)
+    capsys.readouterr()
+
+
 def test_debug_shows_the_traceback(tmp_path):
     with pytest.raises(SignInputError):
         cli(["translate", "v.mp4", "--model", str(tmp_path / "nope") + "/", "--debug"])
@@ -302,6 +324,37 @@ def test_translate_fail_fast_stops_at_the_first_bad_video(capsys, stage2_checkpo
                            "--output", str(output), "--fail-fast")
     assert code == 1 and "--fail-fast" in err
     assert [json.loads(line)["video"] for line in output.read_text().splitlines()] == videos[:2]
+
+
+def test_translate_output_is_atomic_and_keeps_partial_results_on_a_crash(capsys, stage2_checkpoint, videos,
+                                                                          tmp_path, monkeypatch):
+    """--output appears only by rename (never half-written); a crash mid-run still leaves the finished lines."""
+    import sign_translation.cli as cli_module
+
+    output = tmp_path / "out.jsonl"
+    output.write_text("old results\n")
+    real_translate_videos = cli_module.translate_videos
+    seen_during_run = []
+
+    def crash_on_second_batch(translator, *args, **kwargs):
+        calls = []
+
+        def flaky(inputs, **kw):
+            calls.append(inputs)
+            seen_during_run.append(output.read_text())
+            if len(calls) == 2:
+                raise MemoryError("simulated: the machine ran out of memory")
+            return translator(inputs, **kw)
+
+        return real_translate_videos(flaky, *args, **kwargs)
+
+    monkeypatch.setattr(cli_module, "translate_videos", crash_on_second_batch)
+    good = [v for v in videos if "broken" not in v]
+    code = cli(["translate", *good, "--model", str(stage2_checkpoint), "--batch-size", "2", "--output", str(output)])
+    assert code == 1 and "unexpected MemoryError: simulated" in capsys.readouterr().err
+    assert seen_during_run == ["old results\n"] * 2  # the old file stays whole until the new one replaces it
+    assert [json.loads(line)["video"] for line in output.read_text().splitlines()] == good[:2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]  # no temporary file left behind
 
 
 def test_evaluate_scores_the_good_videos_and_lists_the_bad(capsys, stage2_checkpoint, videos, tmp_path):

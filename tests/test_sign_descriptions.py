@@ -239,6 +239,69 @@ def test_frame_stride_and_nearest_frame_lookup(generator, corpus, tmp_path):
     assert texts == [entry["descriptions"][1]] * 2
 
 
+def _dataset_with_a_broken_video(corpus, tmp_path):
+    """The dev video, a corrupt file, a missing file and a train video, as a plain name/video table."""
+    import datasets
+
+    _, dataset = corpus
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
+    paths = [dataset["dev"][0]["video"], str(broken), str(tmp_path / "gone.mp4"), dataset["train"][0]["video"]]
+    paths = [p["path"] if isinstance(p, dict) else p for p in paths]
+    return datasets.Dataset.from_dict({"name": ["good-a", "broken", "gone", "good-b"], "video": paths})
+
+
+def test_describe_keeps_good_videos_and_reports_each_bad_one(generator, corpus, tmp_path):
+    table = _dataset_with_a_broken_video(corpus, tmp_path)
+    failures = []
+    cache = describe_dataset(generator, table, tmp_path / "desc", disable_progress=True, failures=failures)
+    assert sorted(cache.names) == ["good-a", "good-b"]
+    assert [name for name, _ in failures] == ["broken", "gone"]
+    assert "FFmpeg cannot open this file" in failures[0][1] and "not found" in failures[1][1]
+    # without a failures list: the same work is done, then one error lists the bad videos
+    with pytest.raises(SignInputError, match=r"2 video\(s\) could not be described .*broken: .*gone: "):
+        describe_dataset(generator, table, tmp_path / "desc2", disable_progress=True)
+    assert sorted(DescriptionCache.load(tmp_path / "desc2").names) == ["good-a", "good-b"]
+
+
+def test_describe_fail_fast_keeps_what_was_done(generator, corpus, tmp_path):
+    table = _dataset_with_a_broken_video(corpus, tmp_path)
+    failures = []
+    cache = describe_dataset(generator, table, tmp_path / "desc", disable_progress=True, failures=failures,
+                             fail_fast=True)
+    assert cache.names == ["good-a"] and [name for name, _ in failures] == ["broken"]
+
+
+def test_describe_command_reports_bad_videos_and_exits_1(mllm_dir, bert_dir, corpus, tmp_path, capsys):
+    """`sign-translation describe` over a table with a corrupt video: the good rows are described and encoded, the
+    bad one is named with its reason on stderr, exit status 1; --fail-fast stops at it (what was done is kept)."""
+    import csv
+
+    from sign_translation.cli import main
+
+    _, dataset = corpus
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
+    videos = [dataset["dev"][0]["video"], str(broken), dataset["train"][0]["video"]]
+    table = tmp_path / "table.csv"
+    with open(table, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["name", "video", "text", "split"])
+        for i, video in enumerate(videos):
+            writer.writerow([f"clip{i}", video["path"] if isinstance(video, dict) else video, "a b", "train"])
+    common = ["--mllm", mllm_dir, "--encoder", bert_dir, "--splits", "train", "--max-new-tokens", "2", "--device", "cpu"]
+
+    assert main(["-q", "describe", str(table), str(tmp_path / "fast"), *common, "--fail-fast", "--skip-encoding"]) == 1
+    err = capsys.readouterr().err
+    assert "1 of 2 video(s) could not be described (stopped at the first one: --fail-fast)" in err
+    assert DescriptionCache.load(tmp_path / "fast" / "descriptions").names == ["clip0"]
+
+    assert main(["-q", "describe", str(table), str(tmp_path / "all"), *common]) == 1
+    err = capsys.readouterr().err
+    assert "1 of 3 video(s) could not be described:" in err and "clip1: " in err and "FFmpeg cannot open" in err
+    assert sorted(DescriptionCache.load(tmp_path / "all" / "embeddings").names) == ["clip0", "clip2"]
+
+
 class Interrupted(Exception):
     pass
 

@@ -315,7 +315,7 @@ def test_empty_frame_folder(tmp_path):
     "bad,match",
     [
         (np.zeros((4, 8, 8, 3), np.float32), "uint8"),
-        (np.zeros((8, 8, 3), np.uint8), "expected a 4-D video"),
+        (np.zeros((8, 8, 3), np.uint8), "single 3-D frame"),
         (np.zeros((4, 8, 8, 7), np.uint8), "channel axis"),
         (np.zeros((0, 8, 8, 3), np.uint8), "zero frames"),
         (12, "expected a path"),
@@ -345,3 +345,44 @@ def test_video_processor_round_trip(tmp_path):
     assert (loaded.frame_stride, loaded.max_frames, loaded.augment_translate) == (4, 300, 3.0)
     video = moving_square()
     assert torch.equal(loaded(video)["pixel_values_videos"], processor(video)["pixel_values_videos"])
+
+
+# ---------------------------------------------------------------- chunked, prefetched preparation = the plain computation
+def _reference(processor: SignVideoProcessor, source, **kwargs) -> torch.Tensor:
+    """The processor's result computed the plain way: read every sampled frame, then resize, crop, augment and
+    normalise the whole clip with transformers' `rescale_and_normalize` (what it did before chunked preparation)."""
+    opts = processor._standardize_kwargs(**{**{k: getattr(processor, k, None)
+                                               for k in processor.valid_kwargs.__annotations__}, **kwargs})
+    frames, _, _ = read_video(source, lambda info: processor.sample_frames(info.num_frames, **kwargs), prefetch=False)
+    frames = processor.resize(frames, size=opts["size"], resample=opts["resample"])
+    if opts.get("do_augment"):
+        frames = processor._augment_clip(processor._random_crop(frames, opts["crop_size"]), opts)
+    else:
+        frames = processor.center_crop(frames, opts["crop_size"])
+    return processor.rescale_and_normalize(frames, True, opts["rescale_factor"], True, opts["image_mean"],
+                                           opts["image_std"]).float()
+
+
+@pytest.mark.parametrize("prefetch", [True, False])
+@pytest.mark.parametrize("augment", [False, True])
+def test_chunked_preparation_equals_the_plain_computation(tmp_path, monkeypatch, prefetch, augment):
+    """Decoding in chunks of 3 frames (prefetched in a thread or not) and preparing each chunk as it arrives gives
+    the plain whole-clip result: float32 rounding only (≤ 1e-5 after ImageNet normalisation), same random crop and
+    affine parameters for the whole clip. Tolerance documented in the README processor section."""
+    monkeypatch.setattr(video_io, "PREFETCH_CHUNK_FRAMES", 3)
+    monkeypatch.setattr(video_io, "DECODE_CHUNK_FRAMES", 3)
+    monkeypatch.setattr(video_io, "default_prefetch", lambda: prefetch)
+    path = write_video(tmp_path / "clip.mp4", moving_square(t=14, h=40, w=52))
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(moving_square(t=10, h=40, w=52)):
+        Image.fromarray(frame).save(folder / f"images{i + 1:04d}.png")
+    processor = SignVideoProcessor(size={"height": 36, "width": 36}, crop_size={"height": 28, "width": 28})
+    options = {"do_augment": augment, "augment_probability": 1.0} if augment else {}
+    for source in (str(path), str(folder)):
+        torch.manual_seed(3)
+        ours = processor(source, frame_stride=1, **options)["pixel_values_videos"][0]
+        torch.manual_seed(3)
+        expected = _reference(processor, source, **options)
+        assert ours.shape == expected.shape and ours.dtype == torch.float32
+        torch.testing.assert_close(ours, expected, atol=1e-5, rtol=0)

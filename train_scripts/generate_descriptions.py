@@ -9,13 +9,15 @@
 
 Writes `<output_dir>/descriptions` (step A: one row per video, a description per described frame) and
 `<output_dir>/embeddings` (step B: the [CLS] vectors the MMSLT description mapper is trained against). Both are
-resumable: re-running the same command skips finished videos. `sign-translation describe` runs the same code
-(`sign_translation.describe`).
+resumable: re-running the same command skips finished videos. A video that cannot be read is reported (name and
+reason) and the others are described; the script then exits with status 1 (`--fail_fast`: stop at the first).
+`sign-translation describe` runs the same code (`sign_translation.describe`).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 
 from sign_translation.describe import DescribeArguments, load_splits, run  # noqa: F401 — the script's API
 from sign_translation.training import parse_arguments
@@ -27,5 +29,17 @@ def main(argv: list[str] | None = None) -> dict:
     return run(args)
 
 
+def script_main() -> None:
+    """`python generate_descriptions.py ...`: exit status 1 when some videos could not be described."""
+    summary = main()
+    if summary["failures"]:  # each bad video was also logged by name with its reason as it happened
+        print(f"{len(summary['failures'])} video(s) could not be described:", file=sys.stderr)
+        for name, reason in summary["failures"]:
+            print(f"  {name}: {reason}", file=sys.stderr)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    main()
+    from sign_translation.validation import run_script
+
+    run_script(script_main)

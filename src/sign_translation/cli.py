@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -262,6 +263,9 @@ def _add_describe_command(subparsers) -> None:
     parser.add_argument("--dtype", default=None, help="MLLM dtype (default float16 on CUDA, float32 on CPU)")
     parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     parser.add_argument("--overwrite", action="store_true", help="replace caches made with other settings")
+    parser.add_argument("--fail-fast", action="store_true",
+                        help="stop at the first video that cannot be read (default: describe the others, report "
+                             "every bad one, exit with status 1 at the end — 2 if all were bad)")
     parser.set_defaults(func=describe_command)
 
 
@@ -290,12 +294,15 @@ def describe_command(args: argparse.Namespace) -> int:
             dtype=args.dtype,
             device=args.device,
             overwrite=args.overwrite,
+            fail_fast=args.fail_fast,
         )
     )
     print(f"descriptions: {summary['descriptions_cache']} ({summary['videos']} videos, {summary['frames']} frames)")
     if "embeddings_cache" in summary:
         print(f"embeddings:   {summary['embeddings_cache']} (dim {summary['dim']})")
-    return 0
+    failures = summary["failures"]
+    return _report_failures("describe", failures, summary["videos"] + len(failures), args.fail_fast,
+                            verb="described")
 
 
 # --- translate / evaluate / push ------------------------------------------------------------------------------------
@@ -411,12 +418,13 @@ def translate_videos(translator, videos: Sequence, batch_size: int, fail_fast: b
     return results, failures
 
 
-def _report_failures(command: str, failures: list[tuple[str, str]], total: int, fail_fast: bool) -> int:
+def _report_failures(command: str, failures: list[tuple[str, str]], total: int, fail_fast: bool,
+                     verb: str = "translated") -> int:
     """Exit status of a batch command: 0 all done, 1 some videos failed, 2 every video failed (bad input only)."""
     if not failures:
         return 0
     stopped = " (stopped at the first one: --fail-fast)" if fail_fast else ""
-    print(f"sign-translation {command}: {len(failures)} of {total} video(s) could not be translated{stopped}:",
+    print(f"sign-translation {command}: {len(failures)} of {total} video(s) could not be {verb}{stopped}:",
           file=sys.stderr)
     for name, reason in failures:
         print(f"  {name}: {reason}", file=sys.stderr)
@@ -429,7 +437,11 @@ def translate_command(args: argparse.Namespace) -> int:
     if args.plot is not None:
         check_output_dir(args.plot, "--plot")
     translator = _load_pipeline(args)
-    out = open(args.output, "w", encoding="utf-8") if args.output else None  # noqa: SIM115 - closed below
+    # Written to a temporary file beside --output and renamed over it at the end (also after an error: the
+    # translations done so far are kept), so --output never holds a half-written file; a killed run leaves its
+    # finished lines in the temporary file.
+    partial = args.output.with_name(f".{args.output.name}.partial") if args.output else None
+    out = open(partial, "w", encoding="utf-8") if partial else None  # noqa: SIM115 - closed below
 
     def write(index: int, output: dict) -> None:
         video = args.videos[index]
@@ -450,7 +462,10 @@ def translate_command(args: argparse.Namespace) -> int:
                                        **({"return_attention": True} if args.plot else {}))
     finally:
         if out:
+            out.flush()
+            os.fsync(out.fileno())
             out.close()
+            os.replace(partial, args.output)
     return _report_failures("translate", failures, len(args.videos), args.fail_fast)
 
 
@@ -733,9 +748,28 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in subparsers.choices.values():  # options every command has
         sub.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
         sub.add_argument("--threads", type=int_at_least(1), default=None,
-                         help="CPU threads for torch (default: torch's, i.e. all cores; on a shared or busy machine "
-                              "--threads 1 or 2 is often much faster, see benchmarks/README)")
+                         help="CPU threads for torch (default: the usable cores minus those other processes keep "
+                              "busy, from the 1-minute load average, at least 1 — torch's own default of every core "
+                              "is much slower when other jobs share the CPU; see benchmarks/threads.py)")
     return parser
+
+
+def default_threads() -> int:
+    """torch threads when `--threads` is not given: the cores this process may use minus the cores other processes
+    keep busy (the 1-minute load average, rounded), at least 1.
+
+    Measured (README "Errors, interruptions and scale", benchmarks/threads.py): with another job busy, torch's default
+    of one thread per core oversubscribes the CPU and one thread is faster; on an idle machine every core is.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - no load average on this platform
+        return cores
+    return max(1, min(cores, int(cores - load + 0.5)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -743,10 +777,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("sign_translation").setLevel(logging.WARNING if args.quiet else logging.INFO)
-    if args.threads:
-        import torch
+    import torch
 
-        torch.set_num_threads(args.threads)
+    threads = args.threads or default_threads()
+    torch.set_num_threads(threads)
+    logging.getLogger("sign_translation").debug("torch threads: %d%s", threads, "" if args.threads else " (default)")
     from .modeling.checkpoint_loading import CheckpointError
     from .progress import quiet_progress
 

@@ -63,6 +63,11 @@ class DescribeArguments:
     device: str | None = field(default=None, metadata={"help": "default: cuda if available"})
     trust_remote_code: bool = field(default=False)
     overwrite: bool = field(default=False, metadata={"help": "replace caches made with other settings"})
+    fail_fast: bool = field(
+        default=False,
+        metadata={"help": "stop at the first unreadable video (default: describe the others, report every bad one "
+                          "and exit with status 1 at the end)"},
+    )
 
     def __post_init__(self):
         if self.data_dir is None:
@@ -90,8 +95,20 @@ def load_splits(args: DescribeArguments):
 
 
 def run(args: DescribeArguments) -> dict:
-    """Steps A (+ B); returns a summary {descriptions_cache, embeddings_cache, videos, frames}."""
+    """Steps A (+ B); returns a summary {descriptions_cache, embeddings_cache, videos, frames, failures}.
+
+    A video that cannot be read is reported in `failures` as (name, reason); the others are described and encoded
+    (with `fail_fast`, the run stops at the first bad one, keeping what was done). The output folders are checked
+    before any model is loaded.
+    """
+    from .validation import check_output_dir
+
+    for option, folder in (("--descriptions_cache_dir", args.descriptions_cache_dir),
+                           ("--embeddings_cache_dir", None if args.skip_encoding else args.embeddings_cache_dir)):
+        if folder:
+            check_output_dir(folder, option)
     parts = load_splits(args)
+    failures: list[tuple[str, str]] = []
     if args.from_corpus_descriptions:
         descriptions = descriptions_from_corpus(
             parts, args.descriptions_cache_dir, frame_stride=args.frame_stride, overwrite=args.overwrite
@@ -114,13 +131,19 @@ def run(args: DescribeArguments) -> dict:
             overwrite=args.overwrite,
             videos_per_shard=args.videos_per_shard,
             max_videos=args.max_videos,
+            failures=failures,
+            fail_fast=args.fail_fast,
         )
         del generator  # free the MLLM before loading the encoder
     summary = {
         "descriptions_cache": str(descriptions.cache_dir),
         "videos": len(descriptions),
         "frames": sum(len(descriptions.get(n)["frame_indices"]) for n in descriptions),
+        "failures": failures,
     }
+    if failures and args.fail_fast:  # stopped at the first bad video: no encoding of a partial cache
+        logger.error("stopped at the first unreadable video (--fail_fast): %s: %s", *failures[0])
+        return summary
     if not args.skip_encoding:
         encoder = DescriptionEncoder.from_pretrained(
             args.encoder_name_or_path,
