@@ -561,14 +561,43 @@ def _count(n) -> str:
     return f"{n / 1e6:.2f}M" if n >= 1e5 else str(n)
 
 
-def plot_curves(records: list[dict], path: Path) -> Path | None:
-    """Dev BLEU-4 against training wall time, one line per run with a curve."""
+def unfinished_curves(records: list[dict], workdir: Path | None) -> list[dict]:
+    """Runs under `workdir` with dev BLEU-4 points but no record yet (stopped or still training), as record-like
+    dicts (`variant`, `curve`, `stage1_train_seconds`, `tag="unfinished"`), so the curves show them dashed."""
+    if workdir is None or not Path(workdir).is_dir():
+        return []
+    recorded = {Path(r["run_dir"]).resolve() for r in records if r.get("run_dir")}
+    found = []
+    for curve_file in sorted(Path(workdir).glob(f"*/model/{CURVE_FILE}")):
+        model_dir = curve_file.parent
+        rel = Path(_display_path(model_dir))
+        if (REPO / rel).resolve() in recorded or model_dir.resolve() in recorded:
+            continue
+        points = read_curve(model_dir)["points"]
+        variant = next((v for v in sorted(VARIANTS.values(), key=lambda v: -len(v.name))
+                        if model_dir.parent.name.startswith(v.name + "-")), None)
+        if not points or variant is None:
+            continue
+        stage1_seconds = None
+        if variant.name in ("fla_stage2", "fla_stage2_random"):
+            stage1_dir = model_dir.parent.parent / model_dir.parent.name.replace(variant.name, "fla_stage1", 1) / "model"
+            seconds = read_curve(stage1_dir)["seconds_at_step"]
+            stage1_seconds = seconds[max(seconds, key=int)] if seconds else None
+        found.append({"variant": variant.name, "seed": None, "tag": "unfinished", "curve": points,
+                      "stage1_train_seconds": stage1_seconds})
+    return found
+
+
+def plot_curves(records: list[dict], path: Path, workdir: Path | None = None) -> Path | None:
+    """Dev BLEU-4 against training wall time, one line per run with a curve (smoke runs left out); runs under
+    `workdir` that have curve points but no record yet are drawn dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in latest_records(records) if r.get("curve")]
+    rows = [r for r in latest_records(records) if r.get("curve") and r.get("tag") != "smoke"]
+    rows += unfinished_curves(records, workdir)
     if not rows:
         return None
     baseline = [r for r in latest_records(records) if r["variant"] == "most_frequent"]
@@ -578,8 +607,9 @@ def plot_curves(records: list[dict], path: Path) -> Path | None:
             points = r["curve"]
             offset = (r.get("stage1_train_seconds") or 0.0) if cumulative else 0.0
             label = f"{BY_KEY_OF(r)}: {VARIANTS[r['variant']].label}" + (f" ({r['tag']})" if r.get("tag") else "")
+            seed = f", seed {r['seed']}" if r.get("seed") is not None else ""
             ax.plot([(offset + p["train_seconds"]) / 60 for p in points], [p["dev_bleu4"] for p in points],
-                    marker="o", ms=3, label=f"{label}, seed {r.get('seed', 0)}")
+                    marker="o", ms=3, ls="--" if r.get("tag") == "unfinished" else "-", label=label + seed)
         if baseline:
             ax.axhline(baseline[-1]["dev_bleu4"], color="grey", ls="--", lw=1, label="a: most frequent sentence")
         ax.set_xlabel("training wall time, minutes (evaluation excluded)" if not cumulative else
@@ -658,7 +688,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     if args.table:
         print(format_table(records))
     if args.curves or (record is not None and record.get("curve")):
-        png = plot_curves(records, args.curves_png or args.results.with_suffix(".png"))
+        png = plot_curves(records, args.curves_png or args.results.with_suffix(".png"), workdir=args.workdir)
         if png is not None:
             logger.info("dev BLEU-4 curves: %s", png)
     return record

@@ -309,3 +309,25 @@ def test_benchmark_mmslt_variants_with_and_without_mapper(bench, tiny_corpus, tm
         assert {"bleu4", "rouge_l", "signature"} <= set(record["test"])
         assert 0 <= record["retrieval_after_pretraining"]["video_to_text_r1"] <= 100
     assert [r["variant"] for r in json.loads(results.read_text())] == ["mmslt", "mmslt_no_mapper"]
+
+
+def test_curves_show_unfinished_runs_with_their_stage1_time(bench, tmp_path):
+    """A stopped stage-2 run (curve points, no record yet) is drawn, offset by its stage-1 encoder's training time;
+    recorded runs are not drawn twice."""
+    workdir = tmp_path / "runs"
+    stage1 = workdir / "fla_stage1-llm-seed0" / "model"
+    stage2 = workdir / "fla_stage2-llm-seed0" / "model"
+    for folder, curve in ((stage1, {"points": [{"step": 10, "train_seconds": 60.0, "dev_bleu4": 1.0}],
+                                    "seconds_at_step": {"10": 60.0}}),
+                          (stage2, {"points": [{"step": 5, "train_seconds": 30.0, "dev_bleu4": 2.0}],
+                                    "seconds_at_step": {"5": 30.0}})):
+        folder.mkdir(parents=True)
+        (folder / bench.CURVE_FILE).write_text(json.dumps(curve))
+    recorded = [{"variant": "fla_stage1", "seed": 0, "tag": None, "run_dir": str(stage1),
+                 "curve": [{"step": 10, "train_seconds": 60.0, "dev_bleu4": 1.0}]}]
+    unfinished = bench.unfinished_curves(recorded, workdir)
+    assert [(r["variant"], r["tag"], r["stage1_train_seconds"]) for r in unfinished] == [
+        ("fla_stage2", "unfinished", 60.0)]
+    assert len(bench.unfinished_curves([], workdir)) == 2
+    png = bench.plot_curves(recorded, tmp_path / "curves.png", workdir=workdir)
+    assert png.is_file() and png.stat().st_size > 1000
