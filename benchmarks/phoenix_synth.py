@@ -653,6 +653,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.llm is not None:  # an offline model name (gemma-3-270m) or a GGUF file: its converted plain folder
         from sign_translation.modeling.pretrained_sources import resolve_pretrained
 
+        args.llm_given = str(args.llm)
         args.llm = Path(resolve_pretrained(str(args.llm)))
     return args
 
@@ -680,6 +681,9 @@ def main(argv: list[str] | None = None) -> dict | None:
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             **record,
         }
+        if getattr(args, "llm_given", None) and str(args.llm) != args.llm_given:
+            # record the model as the user named it (gemma-3-270m), not this machine's converted cache folder
+            record = json.loads(json.dumps(record).replace(json.dumps(str(args.llm))[1:-1], args.llm_given))
         append_result(args.results, record)
         t = record["test"]
         logger.info("%s: test BLEU-4 %.2f ROUGE-L %.2f, dev BLEU-4 %.2f -> %s", variant.name, t["bleu4"],
