@@ -53,9 +53,12 @@ def test_examples_run(name, tmp_path, monkeypatch):
     if not tests:
         pytest.skip(f"{name} has no >>> examples")
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    failures = []
+    # verbose=False: doctest otherwise follows `-v` in sys.argv (CI runs `pytest -v`) and reports every passing
+    # example through `out` too; failures are counted from the results, the output only explains them
+    runner = doctest.DocTestRunner(verbose=False, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    report, failed = [], 0
     for test in tests:
-        result = runner.run(test, out=failures.append)
+        result = runner.run(test, out=report.append)
         assert result.attempted > 0 or test.examples
-    assert not failures, f"{name}: failing examples\n" + "".join(failures)
+        failed += result.failed
+    assert not failed, f"{name}: {failed} failing examples\n" + "".join(report)
