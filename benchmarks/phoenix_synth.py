@@ -275,6 +275,43 @@ def finished_results(model_dir: Path, max_steps: int | None) -> dict | None:
     return saved
 
 
+def video_reliance(model_dir: Path, corpus: Path, split: str = "dev", max_clips: int | None = None,
+                   batch_size: int = 32) -> dict:
+    """How much a trained video model reads its video: the token-level loss on `split` with each clip's own video
+    and with another clip's video (the batch rolled by one; the sentences stay). A model that ignores the video
+    (a language model of the sentences) has a gap of ~0; one that reads the signs loses a lot on foreign video.
+
+    Loads the checkpoint in `model_dir` as the class its config names, with its own processor, greedy nothing:
+    two forward passes per batch, no generation."""
+    import torch
+    from transformers import AutoConfig
+
+    import sign_translation
+    from sign_translation.processing import SignTranslationCollator, SignTranslationProcessor
+
+    config = AutoConfig.from_pretrained(model_dir)
+    model = getattr(sign_translation, config.architectures[0]).from_pretrained(model_dir).eval()
+    collator = SignTranslationCollator(SignTranslationProcessor.from_pretrained(model_dir), augment=False)
+    dataset = load_corpus(corpus)[split]
+    n = len(dataset) if max_clips is None else min(max_clips, len(dataset))
+    sums = {"own": 0.0, "other": 0.0}
+    tokens = 0
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            batch = collator([dataset[i] for i in range(start, min(start + batch_size, n))])
+            if batch["labels"].shape[0] < 2:
+                break  # a last batch of one clip has no other video to swap in
+            count = int((batch["labels"] != -100).sum())
+            roll = torch.roll(torch.arange(batch["labels"].shape[0]), 1)
+            other = {k: (v[roll] if k in ("pixel_values_videos", "video_mask") else v) for k, v in batch.items()}
+            sums["own"] += float(model(**batch).loss) * count
+            sums["other"] += float(model(**other).loss) * count
+            tokens += count
+    own, foreign = sums["own"] / tokens, sums["other"] / tokens
+    return {"split": split, "clips": n, "tokens": tokens, "loss_own_video": round(own, 4),
+            "loss_other_video": round(foreign, 4), "gap": round(foreign - own, 4)}
+
+
 def run_fla_stage1(args, variant: Variant) -> dict:
     """c: FLa-LLM stage 1, end to end on video; the Light-T uses the LLM's (trimmed) tokenizer when `--llm` is
     given (needed before d/e), else a Unigram tokenizer learnt from the training sentences."""
@@ -362,7 +399,7 @@ def run_mmslt(args, variant: Variant) -> dict:
     common = ["--data_dir", str(args.corpus), "--seed", str(args.seed)]
     pre_results = run_dir / "pretrain" / "results.json"
     if pre_results.is_file() and "retrieval" in (saved := json.loads(pre_results.read_text())):
-        pre = saved  # pre-training finished in an earlier call (it saves no checkpoints, so it is not resumed)
+        pre = saved  # pre-training finished in an earlier call; a stopped one resumes from its last checkpoint
     else:
         pre = mmslt.main(["--recipe", str(_write_recipe(run_dir, "pretrain.json", pretrain)), *common,
                           "--description_cache", str(embeddings), "--output_dir", str(run_dir / "pretrain")])
@@ -510,7 +547,7 @@ def format_table(records: list[dict]) -> str:
     if not rows:
         return "no PHOENIX-synth results yet"
     header = (f"{'':2}{'variant':<56}{'seed':>5}{'B-1':>7}{'B-2':>7}{'B-3':>7}{'B-4':>7}{'R-L':>7}{'dev B-4':>9}"
-              f"{'train':>9}{'+stage1':>9}{'trainable':>11}{'total':>11}")
+              f"{'train':>9}{'+stage1':>9}{'trainable':>11}{'total':>11}{'video':>8}")
     lines = [header]
     signatures = set()
     for r in rows:
@@ -526,11 +563,13 @@ def format_table(records: list[dict]) -> str:
             f"{t['bleu4']:7.2f}{t['rouge_l']:7.2f}{r['dev_bleu4']:9.2f}{_minutes(r.get('train_seconds')):>9}"
             f"{_minutes(_total_seconds(r)) if r.get('stage1_train_seconds') else '':>9}"
             f"{_count(params.get('trainable')):>11}{_count(params.get('total')):>11}"
+            f"{_gap(r.get('video_reliance')):>8}"
         )
         signatures.add(t.get("signature"))
     lines.append("test split; BLEU: sacrebleu " + " / ".join(sorted(s for s in signatures if s)) +
                  "; ROUGE-L: mean sentence LCS F; train: training wall time without evaluation; +stage1: "
-                 "with the frozen stage-1 encoder's training time (d, e)")
+                 "with the frozen stage-1 encoder's training time (d, e); video: dev loss with another clip's video minus "
+                 "with its own (nats/token; ~0 = the model does not read the signs)")
     for r in rows:
         s = r.get("settings", {})
         brief = {k: s[k] for k in ("_path", "max_steps", "per_device_train_batch_size", "learning_rate",
@@ -549,6 +588,10 @@ def _total_seconds(record: dict) -> float | None:
 
 def BY_KEY_OF(record: dict) -> str:  # noqa: N802 - reads as the table's first column
     return VARIANTS[record["variant"]].key if record["variant"] in VARIANTS else "?"
+
+
+def _gap(reliance: dict | None) -> str:
+    return "-" if not reliance or "gap" not in reliance else f"{reliance['gap']:.2f}"
 
 
 def _minutes(seconds) -> str:
@@ -631,6 +674,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variant", help="a-g or the variant's name")
     parser.add_argument("--table", action="store_true", help="print all results side by side")
+    parser.add_argument("--probe", type=Path, nargs="+", default=None, metavar="CHECKPOINT",
+                        help="print how much each checkpoint reads its video (dev loss, own vs another clip's video)")
     parser.add_argument("--curves", action="store_true", help="save the dev BLEU-4 curves as a PNG")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help=f"PHOENIX-synth (default {DEFAULT_CORPUS})")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="checkpoints (resumable)")
@@ -648,8 +693,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-train-samples", type=int, default=None)
     parser.add_argument("--max-eval-samples", type=int, default=None, help="dev clips evaluated during training")
     args = parser.parse_args(argv)
-    if not (args.variant or args.table or args.curves):
-        parser.error("give --variant NAME, --table or --curves")
+    if not (args.variant or args.table or args.curves or args.probe):
+        parser.error("give --variant NAME, --table, --curves or --probe CHECKPOINT")
     if args.llm is not None:  # an offline model name (gemma-3-270m) or a GGUF file: its converted plain folder
         from sign_translation.modeling.pretrained_sources import resolve_pretrained
 
@@ -681,6 +726,13 @@ def main(argv: list[str] | None = None) -> dict | None:
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             **record,
         }
+        if variant.key in "cdefg" and record.get("run_dir"):
+            try:  # a diagnostic: never lose a finished run's record to it
+                record["video_reliance"] = video_reliance(REPO / record["run_dir"], args.corpus,
+                                                          max_clips=args.max_eval_samples)
+            except Exception as err:  # noqa: BLE001
+                logger.warning("video reliance of %s could not be measured: %s", record["run_dir"], err)
+                record["video_reliance"] = {"error": f"{type(err).__name__}: {err}"}
         if getattr(args, "llm_given", None) and str(args.llm) != args.llm_given:
             # record the model as the user named it (gemma-3-270m), not this machine's converted cache folder
             record = json.loads(json.dumps(record).replace(json.dumps(str(args.llm))[1:-1], args.llm_given))
@@ -688,6 +740,9 @@ def main(argv: list[str] | None = None) -> dict | None:
         t = record["test"]
         logger.info("%s: test BLEU-4 %.2f ROUGE-L %.2f, dev BLEU-4 %.2f -> %s", variant.name, t["bleu4"],
                     t["rouge_l"], record["dev_bleu4"], args.results)
+    for checkpoint in args.probe or ():
+        print(json.dumps({"checkpoint": _display_path(checkpoint),
+                          **video_reliance(checkpoint, args.corpus, max_clips=args.max_eval_samples)}), flush=True)
     records = load_results(args.results)
     if args.table:
         print(format_table(records))

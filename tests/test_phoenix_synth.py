@@ -168,7 +168,7 @@ def _tiny_stage1_recipe(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_benchmark_most_frequent_and_stage1(bench, tiny_corpus, tmp_path):
+def test_benchmark_most_frequent_and_stage1(bench, tiny_corpus, tmp_path, capsys):
     results = tmp_path / "results.json"
     common = ["--corpus", str(tiny_corpus), "--workdir", str(tmp_path / "runs"), "--results", str(results)]
     a = bench.main(["--variant", "a", *common])
@@ -186,12 +186,23 @@ def test_benchmark_most_frequent_and_stage1(bench, tiny_corpus, tmp_path):
     assert c["steps"] == 4 and 0 < c["parameters"]["trainable"] <= c["parameters"]["total"]
     assert set(c["test"]) >= {"bleu1", "bleu2", "bleu3", "bleu4", "rouge_l", "signature"}
     assert c["dev_bleu4"] in [p["dev_bleu4"] for p in c["curve"]]  # the tested checkpoint is the best on dev
+    # how much the model reads its video: dev loss with its own video vs another clip's
+    reliance = c["video_reliance"]
+    dev_clips = len(load_sign_dataset(tiny_corpus)["dev"])
+    assert reliance["split"] == "dev" and reliance["clips"] == dev_clips and reliance["tokens"] > 0
+    assert reliance["gap"] == pytest.approx(reliance["loss_other_video"] - reliance["loss_own_video"], abs=2e-4)
+    assert 0 < reliance["loss_own_video"] < 20
 
     records = json.loads(results.read_text())
     assert [r["variant"] for r in records] == ["most_frequent", "fla_stage1"]
     assert results.with_suffix(".png").stat().st_size > 0
     table = bench.format_table(records)
     assert "most frequent train sentence" in table and "FLa-LLM stage 1" in table
+    assert f"{reliance['gap']:.2f}" in table.splitlines()[2] and "another clip's video" in table
+    # --probe measures any checkpoint the same way (here the step-2 one)
+    bench.main(["--probe", str(Path(c["run_dir"]) / "checkpoint-2"), *common])
+    probed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert probed["checkpoint"].endswith("checkpoint-2") and probed["clips"] == dev_clips
 
     # resuming a finished run trains no further and reproduces the result
     again = bench.main(["--variant", "c", *common, "--recipe", str(_tiny_stage1_recipe(tmp_path)),
@@ -254,6 +265,9 @@ def test_benchmark_llm_variants_on_a_tiny_llm(bench, tiny_corpus, tiny_llm, tmp_
         assert record["llm"] == str(tiny_llm)
         assert [p["step"] for p in record["curve"]] == [2]
         assert set(record["test"]) >= {"bleu4", "rouge_l", "signature"}
+    assert "video_reliance" not in b  # text only
+    for record in (d, e):  # the stage-2 checkpoint reads video through its frozen encoder (no feature cache)
+        assert record["video_reliance"]["clips"] == 3 and "gap" in record["video_reliance"]
     assert d["settings"]["llm_name_or_path"] == str(tiny_llm) and "llm_config" in e["settings"]
     recipe = json.loads((bench.RECIPES / "phoenix_synth_fla_stage2.json").read_text())
     assert d["settings"]["llm_learning_rate"] == recipe["llm_learning_rate"]
@@ -308,6 +322,7 @@ def test_benchmark_mmslt_variants_with_and_without_mapper(bench, tiny_corpus, tm
         assert [p["step"] for p in record["curve"]] == [2]
         assert {"bleu4", "rouge_l", "signature"} <= set(record["test"])
         assert 0 <= record["retrieval_after_pretraining"]["video_to_text_r1"] <= 100
+        assert record["video_reliance"]["tokens"] > 0 and "gap" in record["video_reliance"]
     assert [r["variant"] for r in json.loads(results.read_text())] == ["mmslt", "mmslt_no_mapper"]
 
 
