@@ -733,6 +733,14 @@ def main(argv: list[str] | None = None) -> dict | None:
             except Exception as err:  # noqa: BLE001
                 logger.warning("video reliance of %s could not be measured: %s", record["run_dir"], err)
                 record["video_reliance"] = {"error": f"{type(err).__name__}: {err}"}
+        if variant.key in "cdefg" and record.get("run_dir"):
+            try:  # the tested checkpoint's model card, carrying its PHOENIX-synth numbers
+                from sign_translation.card import write_model_card
+
+                record["model_card"] = _display_path(write_model_card(REPO / record["run_dir"],
+                                                                      dataset_name="phoenix_synth"))
+            except Exception as err:  # noqa: BLE001
+                logger.warning("no model card for %s: %s", record["run_dir"], err)
         if getattr(args, "llm_given", None) and str(args.llm) != args.llm_given:
             # record the model as the user named it (gemma-3-270m), not this machine's converted cache folder
             record = json.loads(json.dumps(record).replace(json.dumps(str(args.llm))[1:-1], args.llm_given))

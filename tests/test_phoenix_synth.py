@@ -192,6 +192,10 @@ def test_benchmark_most_frequent_and_stage1(bench, tiny_corpus, tmp_path, capsys
     assert reliance["split"] == "dev" and reliance["clips"] == dev_clips and reliance["tokens"] > 0
     assert reliance["gap"] == pytest.approx(reliance["loss_other_video"] - reliance["loss_own_video"], abs=2e-4)
     assert 0 < reliance["loss_own_video"] < 20
+    # the tested checkpoint carries a model card with its PHOENIX-synth numbers
+    card = Path(c["model_card"]).read_text()
+    assert "- phoenix_synth" in card and "[PHOENIX-synth](" in card and "8 rendered signers" in card
+    assert f"| {c['test']['bleu4']:.2f} |" in card
 
     records = json.loads(results.read_text())
     assert [r["variant"] for r in records] == ["most_frequent", "fla_stage1"]

@@ -87,6 +87,15 @@ DATASETS: dict[str, DatasetInfo] = {
         domain="instructional videos (cooking, crafts, sports, ...) re-signed in a studio", signers="11 signers",
         license="CC BY-NC 4.0", url="https://how2sign.github.io/",
     ),
+    "phoenix_synth": DatasetInfo(
+        key="phoenix_synth", name="PHOENIX-synth", sign_language="rendered (synthetic) DGS-gloss signing",
+        sign_language_code="gsg", spoken_language="German", spoken_language_code="de",
+        domain="the gloss sequences, German weather-forecast sentences and splits of RWTH-PHOENIX-Weather 2014 T, "
+               "signed by this package's synthetic renderer (`sign-translation synth --phoenix14t`): rendered, not "
+               "recorded, video",
+        signers="8 rendered signers", license="CC BY-NC-SA 3.0 (the PHOENIX14T annotations)",
+        url="https://www-i6.informatik.rwth-aachen.de/~koller/RWTH-PHOENIX-2014-T/",
+    ),
 }
 
 # (key in results, display name, model-index metric type, BLEU order)
