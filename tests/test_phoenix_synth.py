@@ -350,3 +350,24 @@ def test_curves_show_unfinished_runs_with_their_stage1_time(bench, tmp_path):
     assert len(bench.unfinished_curves([], workdir)) == 2
     png = bench.plot_curves(recorded, tmp_path / "curves.png", workdir=workdir)
     assert png.is_file() and png.stat().st_size > 1000
+
+
+def test_sign_recognition_probe_cuts_every_sign_and_reports_chance(tiny_corpus, tmp_path):
+    """benchmarks/phoenix_synth_signs.py: one instance per signed gloss, cut with the renderer's spans and cropped
+    like the processor; a short training run writes its record (accuracy per target beside chance)."""
+    spec = importlib.util.spec_from_file_location("phoenix_synth_signs", REPO / "benchmarks" / "phoenix_synth_signs.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    rows = [json.loads(line) for line in (tiny_corpus / "dev" / "metadata.jsonl").read_text().splitlines() if line]
+    frames, glosses = probe.sign_instances(tiny_corpus, "dev", frames=3, crop=28)
+    assert glosses == [g for row in rows if row["sign_spans"] for g in row["gloss"].split()]
+    assert tuple(frames.shape) == (len(glosses), 3, 3, 28, 28) and frames.dtype == torch.uint8
+
+    results = tmp_path / "signs.json"
+    record = probe.main(["--corpus", str(tiny_corpus), "--results", str(results), "--epochs", "2", "--frames", "2",
+                         "--batch-size", "16"])
+    assert json.loads(results.read_text()) == [record]
+    assert set(record["dev_accuracy"]) >= {"step", "gloss", *probe.FACTORS}
+    assert all(0 <= record["dev_accuracy"][k] <= 100 for k in ("gloss", *probe.FACTORS))
+    assert record["classes"]["hands"] == 2 and record["corpus"]["dev_signs"] == len(glosses)
+    assert 0 < record["chance_most_frequent_train_class"]["gloss"] < 100
