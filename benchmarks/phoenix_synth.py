@@ -626,8 +626,9 @@ def unfinished_curves(records: list[dict], workdir: Path | None) -> list[dict]:
             stage1_dir = model_dir.parent.parent / model_dir.parent.name.replace(variant.name, "fla_stage1", 1) / "model"
             seconds = read_curve(stage1_dir)["seconds_at_step"]
             stage1_seconds = seconds[max(seconds, key=int)] if seconds else None
-        found.append({"variant": variant.name, "seed": None, "tag": "unfinished", "curve": points,
-                      "stage1_train_seconds": stage1_seconds})
+        run_tag = model_dir.parent.name.partition("-seed")[2].partition("-")[2]  # "long" of "...-seed0-long"
+        found.append({"variant": variant.name, "seed": None, "tag": "unfinished", "run_tag": run_tag or None,
+                      "curve": points, "stage1_train_seconds": stage1_seconds})
     return found
 
 
@@ -649,7 +650,8 @@ def plot_curves(records: list[dict], path: Path, workdir: Path | None = None) ->
         for r in rows:
             points = r["curve"]
             offset = (r.get("stage1_train_seconds") or 0.0) if cumulative else 0.0
-            label = f"{BY_KEY_OF(r)}: {VARIANTS[r['variant']].label}" + (f" ({r['tag']})" if r.get("tag") else "")
+            tags = ", ".join(t for t in (r.get("tag"), r.get("run_tag")) if t)
+            label = f"{BY_KEY_OF(r)}: {VARIANTS[r['variant']].label}" + (f" ({tags})" if tags else "")
             seed = f", seed {r['seed']}" if r.get("seed") is not None else ""
             ax.plot([(offset + p["train_seconds"]) / 60 for p in points], [p["dev_bleu4"] for p in points],
                     marker="o", ms=3, ls="--" if r.get("tag") == "unfinished" else "-", label=label + seed)
@@ -721,7 +723,9 @@ def main(argv: list[str] | None = None) -> dict | None:
             "llm": str(args.llm) if args.llm and variant.needs_llm else None,
             "corpus": _corpus_summary(args.corpus),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs visible, torch threads {_torch_threads()}",
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs visible",
+            # this call's threads: a finished run called again only reports (its training may have used others)
+            "torch_threads_this_call": _torch_threads(),
             "wall_seconds_this_call": round(time.perf_counter() - started, 1),
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             **record,

@@ -348,6 +348,11 @@ def test_curves_show_unfinished_runs_with_their_stage1_time(bench, tmp_path):
     assert [(r["variant"], r["tag"], r["stage1_train_seconds"]) for r in unfinished] == [
         ("fla_stage2", "unfinished", 60.0)]
     assert len(bench.unfinished_curves([], workdir)) == 2
+    tagged = workdir / "fla_stage1-llm-seed0-long" / "model"  # a run under its own tag keeps it in the legend
+    tagged.mkdir(parents=True)
+    (tagged / bench.CURVE_FILE).write_text((stage1 / bench.CURVE_FILE).read_text())
+    assert [(r["variant"], r["run_tag"]) for r in bench.unfinished_curves(recorded, workdir)] == [
+        ("fla_stage1", "long"), ("fla_stage2", None)]
     png = bench.plot_curves(recorded, tmp_path / "curves.png", workdir=workdir)
     assert png.is_file() and png.stat().st_size > 1000
 
