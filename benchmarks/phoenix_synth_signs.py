@@ -100,6 +100,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--max-clips", type=int, default=None, help="clips per split (a smaller probe)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save-backbone", type=Path, default=None,
+                        help="save the trained frame backbone (a transformers folder) — for diagnostics only: it "
+                             "was trained with glosses, which gloss-free methods must not use")
     args = parser.parse_args(argv)
 
     import torch
@@ -160,6 +163,8 @@ def main(argv=None) -> dict:
             accuracy = evaluate()
             curve.append({"step": step + 1, "seconds": round(time.perf_counter() - train_started, 1), **accuracy})
             print(json.dumps(curve[-1]), flush=True)
+    if args.save_backbone:
+        model.backbone.save_pretrained(args.save_backbone)
     chance = {name: round(100 * Counter(train_y[name].tolist()).most_common(1)[0][1] / len(train_g), 2)
               for name in targets}
     # how well the dev signs' chance level is matched by always answering the most frequent train class
