@@ -196,7 +196,7 @@ class MMSLTModel(MMSLTPreTrainedModel):
     >>> video, mask = torch.randn(2, 9, 3, 16, 16), torch.tensor([[1] * 9, [1] * 6 + [0] * 3])
     >>> out = model(pixel_values_videos=video, video_mask=mask, output_hidden_states=True)
     >>> tuple(out.last_hidden_state.shape), out.attention_mask.sum(1).tolist(), tuple(out.mapped_descriptions.shape)
-    ((2, 4, 32), [4, 3], (2, 9, 16))
+    ((2, 3, 32), [3, 2], (2, 9, 16))
 
     ```
     """
