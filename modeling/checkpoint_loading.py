@@ -232,6 +232,11 @@ class StrictLoadingMixin:
                 f"{', '.join(missing[:4])}; refusing to initialise them at random. Load it with the class it was "
                 "saved from, or check that the weights file is complete"
             )
+        # transformers materialises loaded weights as new, trainable parameters: what the config freezes (LoRA's base
+        # weights, a frozen encoder) is frozen again, as the model's __init__ froze it
+        freeze = getattr(model, "_freeze_parameters", None)
+        if freeze is not None:
+            freeze()
         return (model, info) if wants_info else model
 
 

@@ -26,7 +26,13 @@ from transformers.utils.generic import can_return_tuple
 
 from .checkpoint_loading import StrictLoadingMixin
 from .configuration_fla_llm import FlaLlmConfig
-from .llm_bridge import VisualPrefixLMMixin, init_lora_linear, init_missing_lora_weights, inject_lora
+from .llm_bridge import (
+    VisualPrefixLMMixin,
+    freeze_all_but_lora,
+    init_lora_linear,
+    init_missing_lora_weights,
+    inject_lora,
+)
 from .pretrained_sources import load_llm
 from .visual_encoder import (
     FrameBackbone,
@@ -282,6 +288,14 @@ class FlaLlmForConditionalGeneration(VisualPrefixLMMixin, FlaLlmPreTrainedModel,
         if self.config.freeze_visual_encoder:
             self.visual_encoder.eval()  # frozen means frozen: BatchNorm running statistics do not move either
         return self
+
+    def _freeze_parameters(self) -> None:
+        """What the config freezes (also re-applied after `from_pretrained`): the visual encoder, and with LoRA the
+        LLM's base weights."""
+        if self.config.freeze_visual_encoder:
+            self.visual_encoder.requires_grad_(False)
+        if self.config.llm_finetuning == "lora":
+            freeze_all_but_lora(self.llm)
 
     @property
     def visual_feature_extractor(self) -> torch.nn.Module:

@@ -41,7 +41,14 @@ from transformers.utils.generic import can_return_tuple
 
 from .checkpoint_loading import StrictLoadingMixin
 from .configuration_mmslt import MMSLTConfig
-from .llm_bridge import VisualPrefixLMMixin, init_lora_linear, init_missing_lora_weights, inject_lora, lora_disabled
+from .llm_bridge import (
+    VisualPrefixLMMixin,
+    freeze_all_but_lora,
+    init_lora_linear,
+    init_missing_lora_weights,
+    inject_lora,
+    lora_disabled,
+)
 from .pretrained_sources import load_llm
 from .visual_encoder import (
     DescriptionMapper,
@@ -358,6 +365,10 @@ class MMSLTForPreTraining(_MMSLTHead):
         inject_lora(self.llm_encoder, config.lora_target_modules, config.lora_r, config.lora_alpha,
                     config.lora_dropout)
 
+    def _freeze_parameters(self) -> None:
+        """Only LoRA trains in the LLM encoder (re-applied after `from_pretrained`)."""
+        freeze_all_but_lora(self.llm_encoder)
+
     def get_input_embeddings(self) -> nn.Module:
         """The LLM encoder's token embeddings (they embed the sentence side of MMLP)."""
         return self.llm_encoder.get_input_embeddings()
@@ -526,6 +537,16 @@ class MMSLTForConditionalGeneration(VisualPrefixLMMixin, _MMSLTHead, GenerationM
         if self.config.freeze_backbone:
             self.backbone.eval()
         return self
+
+    def _freeze_parameters(self) -> None:
+        """What the config freezes (also re-applied after `from_pretrained`): with LoRA the LLM's base weights, the
+        description mapper, and the backbone with `freeze_backbone`."""
+        if self.config.llm_finetuning == "lora":
+            freeze_all_but_lora(self.llm)
+        if self.description_mapper is not None:
+            self.description_mapper.requires_grad_(False)
+        if self.config.freeze_backbone:
+            self.backbone.requires_grad_(False)
 
     def visual_prefix(self, pixel_values_videos=None, video_mask=None, visual_features=None,
                       hidden_states: list | None = None, **kwargs):

@@ -265,6 +265,8 @@ def test_lora_from_config_fields_as_in_mmslt(tmp_path):
     assert json.loads((tmp_path / "config.json").read_text())["llm_finetuning"] == "lora"
     reloaded = FlaLlmForConditionalGeneration.from_pretrained(tmp_path).eval()
     assert all(torch.equal(v, reloaded.state_dict()[k]) for k, v in model.state_dict().items())
+    # loading materialises new parameters: the LLM's base weights and the visual encoder are frozen again
+    assert {n for n, p in reloaded.named_parameters() if p.requires_grad} == trainable
     with torch.no_grad():
         assert torch.equal(reloaded(pixel_values_videos=video, video_mask=mask, labels=LABELS).logits, trained)
 
