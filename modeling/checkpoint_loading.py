@@ -162,9 +162,28 @@ class StrictLoadingMixin:
     Light-T). A weight the checkpoint lacks is an error, never a random initialisation.
     """
 
+    # The family's front end (base model) class name and the Auto classes every checkpoint of the family lists in
+    # `auto_map` (set on the family's `PreTrainedModel`).
+    _front_end_class_name: str | None = None
+    _auto_map_classes: dict[str, str] = {}
+
     @classmethod
     def _sibling_classes(cls) -> dict[str, type]:
         return {}
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`save_pretrained` whose `auto_map` names the whole family, not only this class: `AutoModel` → the
+        front end, `AutoModelForPreTraining` → the first-stage head, `AutoModelForSeq2SeqLM` → this class when it
+        translates (it generates) — so a fresh process without the package loads any of them from any checkpoint
+        with `trust_remote_code=True`. transformers writes one entry per class (`register_for_auto_class`)."""
+        if getattr(self, "_auto_class", None) is not None and self._auto_map_classes:
+            module = type(self).__module__.split(".")[-1]
+            entries = {auto: f"{module}.{name}" for auto, name in self._auto_map_classes.items()
+                       if auto != "AutoModelForSeq2SeqLM"}
+            if self.can_generate():
+                entries["AutoModelForSeq2SeqLM"] = f"{module}.{type(self).__name__}"
+            self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **entries}
+        return super().save_pretrained(save_directory, *args, **kwargs)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
@@ -190,6 +209,15 @@ class StrictLoadingMixin:
         model, info = super().from_pretrained(pretrained_model_name_or_path, *model_args, output_loading_info=True,
                                               **kwargs)
         missing = sorted(info.get("missing_keys") or [])
+        prefix = f"{cls.base_model_prefix}."
+        if architectures and architectures[0] == cls._front_end_class_name and cls.__name__ != architectures[0]:
+            # A head loaded from its front end's checkpoint (transformers' base model → head): the front end's
+            # weights must all be there; the head's own parts start untrained, as in transformers.
+            head = [key for key in missing if not key.startswith(prefix)]
+            if head:
+                logger.warning("%s holds a %s: %d weight(s) of %s's head start untrained, e.g. %s", path,
+                               architectures[0], len(head), cls.__name__, ", ".join(head[:4]))
+            missing = [key for key in missing if key.startswith(prefix)]
         lora = [key for key in missing if ".lora_A." in key or ".lora_B." in key]
         if lora and len(lora) == len(missing):
             # A checkpoint without LoRA weights loaded into a model with LoRA layers (e.g. a fully fine-tuned or
@@ -204,6 +232,11 @@ class StrictLoadingMixin:
                 f"{', '.join(missing[:4])}; refusing to initialise them at random. Load it with the class it was "
                 "saved from, or check that the weights file is complete"
             )
+        # transformers materialises loaded weights as new, trainable parameters: what the config freezes (LoRA's base
+        # weights, a frozen encoder) is frozen again, as the model's __init__ froze it
+        freeze = getattr(model, "_freeze_parameters", None)
+        if freeze is not None:
+            freeze()
         return (model, info) if wants_info else model
 
 

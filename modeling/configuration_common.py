@@ -89,12 +89,36 @@ def check_choice_field(owner: str, name: str, value, choices: tuple) -> None:
         raise ValueError(f"{owner}: {name}={value!r}; expected one of {', '.join(repr(c) for c in choices)}")
 
 
+def check_lora_fields(config) -> None:
+    """The LoRA fields both methods' configs share (`llm_finetuning`, `lora_r`, `lora_alpha`, `lora_dropout`,
+    `lora_target_modules`): one mechanism — peft's LoRA injected into the LLM in the model's `__init__`
+    (`llm_bridge.inject_lora`), described by these fields and saved inside the checkpoint."""
+    owner = type(config).__name__
+    check_choice_field(owner, "llm_finetuning", config.llm_finetuning, ("lora", "full"))
+    for name in ("lora_r", "lora_alpha"):
+        check_int_field(owner, name, getattr(config, name))
+    check_float_field(owner, "lora_dropout", config.lora_dropout, 0.0, 1.0, exclusive_maximum=True)
+    targets = config.lora_target_modules
+    if targets is not None and (not isinstance(targets, (list, tuple)) or not targets
+                                or not all(isinstance(t, str) and t for t in targets)):
+        raise ValueError(f"{owner}: lora_target_modules={targets!r}; expected a non-empty list of module names "
+                         "(e.g. ['q_proj', 'k_proj', 'v_proj', 'out_proj']) or None")
+
+
+def default_lora_target_modules(seq2seq: bool) -> list[str]:
+    """The attention projections LoRA adapts by default: q/k/v/out_proj (mBART, Marian) or q/k/v/o_proj
+    (decoder-only LLMs: Llama, Gemma, Qwen, SmolLM2)."""
+    return ["q_proj", "k_proj", "v_proj", "out_proj" if seq2seq else "o_proj"]
+
+
 __all__ = [
     "RESNET18",
     "backbone_output_size",
     "check_choice_field",
     "check_float_field",
     "check_int_field",
+    "check_lora_fields",
+    "default_lora_target_modules",
     "inherit_special_tokens",
     "serve_pipeline_locally",
     "with_shipped_pipelines",

@@ -22,6 +22,8 @@ from .configuration_common import (
     backbone_output_size,
     check_float_field,
     check_int_field,
+    check_lora_fields,
+    default_lora_target_modules,
     inherit_special_tokens,
     serve_pipeline_locally,
     with_shipped_pipelines,
@@ -112,6 +114,11 @@ class FlaLlmConfig(PretrainedConfig):
         frame_stride: the paper feeds 25% of the frames (T/4); recorded here so model cards and recipes agree with
             the processor, which does the sampling.
         language_code: target language code forced as first token for mBART-style LLMs (e.g. "de_DE").
+        llm_finetuning: stage 2 trains the whole LLM ("full", the paper) or LoRA on it ("lora"; the paper names LoRA
+            as future work). The same mechanism as MMSLT: peft's LoRA layers injected into the LLM by the model from
+            these fields, saved inside the checkpoint (no separate adapter folder, no merged copy).
+        lora_r / lora_alpha / lora_dropout / lora_target_modules: the LoRA with `llm_finetuning="lora"` (defaults as
+            MMSLT's paper LoRA: r 16, α 32, dropout 0.1 on q/k/v/out_proj, or q/k/v/o_proj for a decoder-only LLM).
 
     Example:
     ```python
@@ -223,6 +230,11 @@ class FlaLlmConfig(PretrainedConfig):
     freeze_visual_encoder: bool = True
     frame_stride: int = 4
     language_code: str | None = None
+    llm_finetuning: str = "full"  # paper: the whole LLM is fine-tuned (LoRA: future work there)
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.1
+    lora_target_modules: list[str] | None = None
     initializer_range: float = 0.02
     pad_token_id: int | None = None
     bos_token_id: int | None = None
@@ -246,6 +258,8 @@ class FlaLlmConfig(PretrainedConfig):
         translator.forced_eos_token_id = self.eos_token_id
         if self.llm_adapter_hidden_size is None:
             self.llm_adapter_hidden_size = self.llm_hidden_size
+        if self.lora_target_modules is None:
+            self.lora_target_modules = default_lora_target_modules(self.is_encoder_decoder)
         serve_pipeline_locally(self)
 
     def _validate_fields(self) -> None:
@@ -258,6 +272,7 @@ class FlaLlmConfig(PretrainedConfig):
         check_int_field(owner, "llm_adapter_hidden_size", self.llm_adapter_hidden_size, optional=True)
         check_float_field(owner, "label_smoothing", self.label_smoothing, 0.0, 1.0, exclusive_maximum=True)
         check_float_field(owner, "initializer_range", self.initializer_range, 0.0, exclusive_minimum=True)
+        check_lora_fields(self)
 
     def to_dict(self) -> dict:
         return with_shipped_pipelines(super().to_dict(), self)

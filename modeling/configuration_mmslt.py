@@ -20,6 +20,8 @@ from .configuration_common import (
     check_choice_field,
     check_float_field,
     check_int_field,
+    check_lora_fields,
+    default_lora_target_modules,
     inherit_special_tokens,
     serve_pipeline_locally,
     with_shipped_pipelines,
@@ -197,8 +199,7 @@ class MMSLTConfig(PretrainedConfig):
                              f"({self.text_config.model_type}) is "
                              f"{'an encoder-decoder' if seq2seq else 'a decoder-only'} LLM")
         if self.lora_target_modules is None:
-            out = "out_proj" if self.llm_type == "seq2seq" else "o_proj"
-            self.lora_target_modules = ["q_proj", "k_proj", "v_proj", out]
+            self.lora_target_modules = default_lora_target_modules(self.llm_type == "seq2seq")
         inherit_special_tokens(self)
         self.is_encoder_decoder = self.llm_type == "seq2seq"
         serve_pipeline_locally(self)
@@ -207,14 +208,13 @@ class MMSLTConfig(PretrainedConfig):
         """Every numeric / enum field checked here, naming the field, its value and what is allowed, instead of a
         failure deep inside a module constructor (or a silently odd model)."""
         owner = type(self).__name__
-        check_choice_field(owner, "llm_finetuning", self.llm_finetuning, ("lora", "full"))
+        check_lora_fields(self)
         if self.llm_type is not None:
             check_choice_field(owner, "llm_type", self.llm_type, ("seq2seq", "causal"))
         for name in ("description_size", "description_mapper_hidden_size", "temporal_hidden_size", "mlp_hidden_size",
-                     "lora_r", "lora_alpha", "max_frames"):
+                     "max_frames"):
             check_int_field(owner, name, getattr(self, name))
         check_int_field(owner, "temporal_kernel_size", self.temporal_kernel_size)
-        check_float_field(owner, "lora_dropout", self.lora_dropout, 0.0, 1.0, exclusive_maximum=True)
         check_float_field(owner, "mse_weight", self.mse_weight, 0.0)
         # the CLIP temperature: the logit scale is log(1/t), so t > 0
         check_float_field(owner, "temperature_init", self.temperature_init, 0.0, exclusive_minimum=True)
@@ -222,11 +222,6 @@ class MMSLTConfig(PretrainedConfig):
         check_float_field(owner, "initializer_range", self.initializer_range, 0.0, exclusive_minimum=True)
         for name in ("use_description_mapper", "temporal_edge_padding", "gather_negatives", "freeze_backbone"):
             check_choice_field(owner, name, getattr(self, name), (True, False))
-        targets = self.lora_target_modules
-        if targets is not None and (not isinstance(targets, (list, tuple)) or not targets
-                                    or not all(isinstance(t, str) and t for t in targets)):
-            raise ValueError(f"{owner}: lora_target_modules={targets!r}; expected a non-empty list of module names "
-                             "(e.g. ['q_proj', 'k_proj', 'v_proj', 'out_proj']) or None")
 
     def to_dict(self) -> dict:
         return with_shipped_pipelines(super().to_dict(), self)

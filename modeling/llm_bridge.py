@@ -77,6 +77,11 @@ def inject_lora(module: nn.Module, target_modules: list[str], r: int, alpha: int
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=pattern)
     inject_adapter_in_model(config, module)
     mark_lora_layers(module)
+    freeze_all_but_lora(module)
+
+
+def freeze_all_but_lora(module: nn.Module) -> None:
+    """Only the LoRA weights of `module` train (what `inject_lora` set up; re-applied after loading)."""
     for name, param in module.named_parameters():
         param.requires_grad = "lora_" in name
 
@@ -468,6 +473,7 @@ __all__ = [
     "VisualPrefixLMMixin",
     "VisualSeq2SeqLMOutput",
     "init_lora_linear",
+    "freeze_all_but_lora",
     "init_missing_lora_weights",
     "inject_lora",
     "label_smoothed_loss",

@@ -15,7 +15,7 @@ module) is loaded and FROZEN, BatchNorm statistics included; Light-T is dropped.
 The paper feeds T/4 frames (the processor's `frame_stride=4`), trains stage 1 with SGD (lr 1e-2, cosine, 75
 epochs) and stage 2 with Adam (LLM 1e-5, adapter 1e-3), label smoothing 0.2, beam 5. Departures: the BatchNorm of
 the temporal module ignores padded steps (`MaskedBatchNorm1d`), and LoRA on the LLM is offered as an option (the
-paper names it as future work).
+paper names it as future work): `config.llm_finetuning="lora"` injects it into the LLM, the mechanism MMSLT uses.
 """
 
 from __future__ import annotations
@@ -26,9 +26,22 @@ from transformers.utils.generic import can_return_tuple
 
 from .checkpoint_loading import StrictLoadingMixin
 from .configuration_fla_llm import FlaLlmConfig
-from .llm_bridge import VisualPrefixLMMixin, init_lora_linear, init_missing_lora_weights
+from .llm_bridge import (
+    VisualPrefixLMMixin,
+    freeze_all_but_lora,
+    init_lora_linear,
+    init_missing_lora_weights,
+    inject_lora,
+)
 from .pretrained_sources import load_llm
-from .visual_encoder import LLMAdapter, SignVisualEncoder, VLAdapter, init_sign_modules
+from .visual_encoder import (
+    FrameBackbone,
+    LLMAdapter,
+    LocalTemporalModule,
+    VisualTokensOutput,
+    VLAdapter,
+    init_sign_modules,
+)
 from .vocabulary_trimming import trim_vocabulary
 
 
@@ -48,7 +61,16 @@ class LightTranslator:
 class FlaLlmPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
     config_class = FlaLlmConfig
     config: FlaLlmConfig
-    base_model_prefix = "fla_llm"
+    # Both heads hold the front end (`FlaLlmModel`) as `visual_encoder`, the paper's name and the attribute the
+    # checkpoints have always used: its keys (`visual_encoder.backbone.*`, `visual_encoder.temporal.*`) are
+    # unchanged, and transformers adds/strips this prefix to load a front end from a head's checkpoint and back.
+    base_model_prefix = "visual_encoder"
+    _front_end_class_name = "FlaLlmModel"
+    _auto_map_classes = {
+        "AutoModel": "FlaLlmModel",
+        "AutoModelForPreTraining": "FlaLlmForVisualInitialization",
+        "AutoModelForSeq2SeqLM": "FlaLlmForConditionalGeneration",
+    }
     main_input_name = "pixel_values_videos"
     input_modalities = ("video",)
     supports_gradient_checkpointing = True
@@ -70,24 +92,72 @@ class FlaLlmPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
             super()._init_weights(module)
 
     def _encode_video(self, pixel_values_videos, video_mask, hidden_states: list | None = None):
-        """Visual encoder; with a `hidden_states` list, appends the backbone's per-frame features (B,T,D_frame)
-        and the local temporal module's output (B,T,D)."""
-        frames = self.visual_encoder.backbone(pixel_values_videos, video_mask)  # (B,T,512)
-        features, mask = self.visual_encoder.temporal(frames, video_mask)  # (B,T,512)
+        """The front end (`self.visual_encoder`); with a `hidden_states` list, appends the backbone's per-frame
+        features (B,T,D_frame) and the local temporal module's output (B,T,D)."""
+        out = self.visual_encoder(pixel_values_videos, video_mask, output_hidden_states=hidden_states is not None,
+                                  return_dict=True)  # the head's own return_dict applies to the head's output
         if hidden_states is not None:
-            hidden_states.extend([frames, features])
-        return features, mask
-
-    def _build_visual_encoder(self) -> SignVisualEncoder:
-        config = self.config
-        return SignVisualEncoder(
-            config.vision_config, config.backbone_feature_size, config.temporal_hidden_size, config.temporal_kernel_size
-        )
+            hidden_states.extend(out.hidden_states)
+        return out.last_hidden_state, out.attention_mask  # (B,T,512), (B,T)
 
     def _set_generation_defaults(self, num_beams: int, max_new_tokens: int) -> None:
         self.generation_config.num_beams = num_beams
         self.generation_config.max_new_tokens = max_new_tokens
         self.generation_config.max_length = None
+
+
+class FlaLlmModel(FlaLlmPreTrainedModel):
+    r"""FLa-LLM's front end, the "visual encoder" of both stages, without a head: frame backbone (ResNet-18) →
+    local temporal module (Conv1D-BN-ReLU, length preserving) → visual tokens (B,T,512).
+
+    Stage 1 trains it end to end with Light-T; stage 2 loads it from stage 1 and freezes it. Both heads hold it as
+    `visual_encoder`, so `AutoModel.from_pretrained(<either stage's checkpoint>)` gives this module with those
+    weights, and a head loads from this module's checkpoint (its own head then starts untrained).
+
+    Example:
+    ```python
+    >>> import torch
+    >>> from sign_translation import FlaLlmConfig, FlaLlmModel
+    >>> model = FlaLlmModel(FlaLlmConfig.tiny(vocab_size=99)).eval()
+    >>> video, mask = torch.randn(2, 6, 3, 16, 16), torch.tensor([[1] * 6, [1] * 4 + [0] * 2])
+    >>> out = model(pixel_values_videos=video, video_mask=mask, output_hidden_states=True)
+    >>> tuple(out.last_hidden_state.shape), out.attention_mask.tolist()[1], len(out.hidden_states)
+    ((2, 6, 32), [1, 1, 1, 1, 0, 0], 2)
+
+    ```
+    """
+
+    def __init__(self, config: FlaLlmConfig):
+        super().__init__(config)
+        self.backbone = FrameBackbone(config.vision_config)
+        self.temporal = LocalTemporalModule(
+            config.backbone_feature_size, config.temporal_hidden_size, config.temporal_kernel_size
+        )
+        self.post_init()
+
+    def get_input_embeddings(self) -> None:
+        return None  # the input is a video: there are no token embeddings
+
+    @can_return_tuple
+    def forward(
+        self,
+        pixel_values_videos: torch.Tensor | None = None,
+        video_mask: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> VisualTokensOutput:
+        if pixel_values_videos is None or video_mask is None:
+            raise ValueError("FlaLlmModel needs pixel_values_videos (B,T,C,H,W) and video_mask (B,T)")
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        frames = self.backbone(pixel_values_videos, video_mask)  # (B,T,512)
+        features, mask = self.temporal(frames, video_mask)  # (B,T,D), (B,T)
+        return VisualTokensOutput(
+            last_hidden_state=features,
+            hidden_states=(frames, features) if output_hidden_states else None,
+            attention_mask=mask,
+        )
 
 
 class FlaLlmForVisualInitialization(VisualPrefixLMMixin, FlaLlmPreTrainedModel, GenerationMixin):
@@ -115,7 +185,7 @@ class FlaLlmForVisualInitialization(VisualPrefixLMMixin, FlaLlmPreTrainedModel, 
 
     def __init__(self, config: FlaLlmConfig):
         super().__init__(config)
-        self.visual_encoder = self._build_visual_encoder()
+        self.visual_encoder = FlaLlmModel(config)
         self.vl_adapter = VLAdapter(
             config.temporal_hidden_size,
             config.vl_adapter_hidden_size,
@@ -196,7 +266,7 @@ class FlaLlmForConditionalGeneration(VisualPrefixLMMixin, FlaLlmPreTrainedModel,
 
     def __init__(self, config: FlaLlmConfig, llm: PreTrainedModel | None = None):
         super().__init__(config)
-        self.visual_encoder = self._build_visual_encoder()
+        self.visual_encoder = FlaLlmModel(config)
         self.llm_adapter = LLMAdapter(
             config.temporal_hidden_size, config.llm_adapter_hidden_size, config.llm_hidden_size, config.adapter_activation
         )
@@ -207,6 +277,8 @@ class FlaLlmForConditionalGeneration(VisualPrefixLMMixin, FlaLlmPreTrainedModel,
         if config.freeze_visual_encoder:
             self.visual_encoder.requires_grad_(False)
         self.post_init()
+        if config.llm_finetuning == "lora":  # LoRA on the LLM, its base weights frozen (as MMSLT's translation)
+            inject_lora(self.llm, config.lora_target_modules, config.lora_r, config.lora_alpha, config.lora_dropout)
         if config.freeze_visual_encoder:
             self.visual_encoder.eval()
         self._set_generation_defaults(num_beams=5, max_new_tokens=100)
@@ -216,6 +288,14 @@ class FlaLlmForConditionalGeneration(VisualPrefixLMMixin, FlaLlmPreTrainedModel,
         if self.config.freeze_visual_encoder:
             self.visual_encoder.eval()  # frozen means frozen: BatchNorm running statistics do not move either
         return self
+
+    def _freeze_parameters(self) -> None:
+        """What the config freezes (also re-applied after `from_pretrained`): the visual encoder, and with LoRA the
+        LLM's base weights."""
+        if self.config.freeze_visual_encoder:
+            self.visual_encoder.requires_grad_(False)
+        if self.config.llm_finetuning == "lora":
+            freeze_all_but_lora(self.llm)
 
     @property
     def visual_feature_extractor(self) -> torch.nn.Module:
@@ -228,7 +308,8 @@ class FlaLlmForConditionalGeneration(VisualPrefixLMMixin, FlaLlmPreTrainedModel,
         was_training = self.visual_encoder.training
         self.visual_encoder.eval()
         try:
-            return self.visual_encoder(pixel_values_videos, video_mask)
+            out = self.visual_encoder(pixel_values_videos, video_mask, return_dict=True)
+            return out.last_hidden_state, out.attention_mask
         finally:
             self.visual_encoder.train(was_training)
 
@@ -349,6 +430,7 @@ class FlaLlmForConditionalGeneration(VisualPrefixLMMixin, FlaLlmPreTrainedModel,
 __all__ = [
     "FlaLlmForConditionalGeneration",
     "FlaLlmForVisualInitialization",
+    "FlaLlmModel",
     "FlaLlmPreTrainedModel",
     "LightTranslator",
 ]

@@ -41,9 +41,23 @@ from transformers.utils.generic import can_return_tuple
 
 from .checkpoint_loading import StrictLoadingMixin
 from .configuration_mmslt import MMSLTConfig
-from .llm_bridge import VisualPrefixLMMixin, init_lora_linear, init_missing_lora_weights, inject_lora, lora_disabled
+from .llm_bridge import (
+    VisualPrefixLMMixin,
+    freeze_all_but_lora,
+    init_lora_linear,
+    init_missing_lora_weights,
+    inject_lora,
+    lora_disabled,
+)
 from .pretrained_sources import load_llm
-from .visual_encoder import DescriptionMapper, FrameBackbone, MLPAdapter, TemporalConv, init_sign_modules
+from .visual_encoder import (
+    DescriptionMapper,
+    FrameBackbone,
+    MLPAdapter,
+    TemporalConv,
+    VisualTokensOutput,
+    init_sign_modules,
+)
 
 
 def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -116,7 +130,7 @@ def mmlp_loss(
 @dataclass
 class MMSLTPretrainingOutput(ModelOutput):
     """MMLP output. With `output_hidden_states`: `visual_hidden_states` (the front end's stages, see
-    `MMSLTPreTrainedModel.front_end`) and `encoder_hidden_states` (the LLM encoder over the visual tokens, LoRA
+    `MMSLTModel.front_end`) and `encoder_hidden_states` (the LLM encoder over the visual tokens, LoRA
     on); with `output_attentions`: `encoder_attentions` of that pass."""
 
     loss: torch.Tensor | None = None
@@ -133,10 +147,24 @@ class MMSLTPretrainingOutput(ModelOutput):
 MMSLTPreTrainingOutput = MMSLTPretrainingOutput
 
 
+# Checkpoints saved before the front end became `MMSLTModel` (held as `model` by both heads) have its modules at the
+# top level: `backbone.*`, `description_mapper.*`, `temporal_conv.*`, `mlp.*` — exactly the front end's own keys.
+# `from_pretrained` needs nothing for them: transformers prepends `base_model_prefix` to a checkpoint key that only
+# exists in the model under it (the way a head loads from its base model's checkpoint). Raw `load_state_dict` calls
+# (Trainer resuming from a checkpoint-* folder) do not do that, so the heads rename them in a pre-hook.
+LEGACY_KEY_MAPPING = {r"^(backbone|description_mapper|temporal_conv|mlp)\.": r"model.\1."}
+
+
 class MMSLTPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
     config_class = MMSLTConfig
     config: MMSLTConfig
-    base_model_prefix = "mmslt"
+    base_model_prefix = "model"
+    _front_end_class_name = "MMSLTModel"
+    _auto_map_classes = {
+        "AutoModel": "MMSLTModel",
+        "AutoModelForPreTraining": "MMSLTForPreTraining",
+        "AutoModelForSeq2SeqLM": "MMSLTForConditionalGeneration",
+    }
     main_input_name = "pixel_values_videos"
     input_modalities = ("video",)
     supports_gradient_checkpointing = True
@@ -157,10 +185,31 @@ class MMSLTPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
         elif not (init_lora_linear(module) or init_sign_modules(module)):
             super()._init_weights(module)
 
-    def _build_front_end(self) -> None:
-        """Backbone → [description mapper] → fusion → temporal conv → MLP; shared by both stages (same names, so
-        stage-1 weights transfer by name)."""
-        config = self.config
+
+class MMSLTModel(MMSLTPreTrainedModel):
+    r"""MMSLT's front end, shared by both stages, without a head: frame backbone (ResNet-18) → description mapper
+    d̂ (512→1024→768) → fusion [v ; d̂] (1280) → temporal conv (K5-P2-K5-P2, T → ~T/4, 1024) → MLP → the visual
+    tokens (B,T',D) the LLM reads.
+
+    Both heads hold it as `model` (MMLP trains it; translation loads it from MMLP with the mapper frozen), so
+    `AutoModel.from_pretrained(<either stage's checkpoint>)` gives this module with those weights, and a head loads
+    from this module's checkpoint (its own parts then start untrained).
+
+    Example:
+    ```python
+    >>> import torch
+    >>> from sign_translation import MMSLTConfig, MMSLTModel
+    >>> model = MMSLTModel(MMSLTConfig.tiny(vocab_size=99, description_size=16)).eval()
+    >>> video, mask = torch.randn(2, 9, 3, 16, 16), torch.tensor([[1] * 9, [1] * 6 + [0] * 3])
+    >>> out = model(pixel_values_videos=video, video_mask=mask, output_hidden_states=True)
+    >>> tuple(out.last_hidden_state.shape), out.attention_mask.sum(1).tolist(), tuple(out.mapped_descriptions.shape)
+    ((2, 3, 32), [3, 2], (2, 9, 16))
+
+    ```
+    """
+
+    def __init__(self, config: MMSLTConfig):
+        super().__init__(config)
         self.backbone = FrameBackbone(config.vision_config)
         self.description_mapper = (
             DescriptionMapper(config.backbone_feature_size, config.description_mapper_hidden_size,
@@ -173,6 +222,10 @@ class MMSLTPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
         )
         self.mlp = MLPAdapter(config.temporal_hidden_size, config.mlp_hidden_size, config.llm_hidden_size,
                               config.mlp_activation)
+        self.post_init()
+
+    def get_input_embeddings(self) -> None:
+        return None  # the input is a video: there are no token embeddings
 
     def front_end(self, pixel_values_videos=None, video_mask=None, visual_features=None, freeze_mapper=False,
                   hidden_states: list | None = None):
@@ -210,8 +263,75 @@ class MMSLTPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
             hidden_states.extend([frames] + ([fused] if mapped is not None else []) + [hidden, tokens])
         return tokens, mask, mapped
 
+    @can_return_tuple
+    def forward(
+        self,
+        pixel_values_videos: torch.Tensor | None = None,
+        video_mask: torch.Tensor | None = None,
+        visual_features: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> VisualTokensOutput:
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        states = [] if output_hidden_states else None
+        tokens, mask, mapped = self.front_end(pixel_values_videos, video_mask, visual_features, hidden_states=states)
+        return VisualTokensOutput(
+            last_hidden_state=tokens,
+            hidden_states=tuple(states) if states is not None else None,
+            attention_mask=mask,
+            mapped_descriptions=mapped,
+        )
 
-class MMSLTForPreTraining(MMSLTPreTrainedModel):
+
+class _MMSLTHead(MMSLTPreTrainedModel):
+    """What both MMSLT heads share: the front end as `self.model`, and its parts under their old names."""
+
+    def __init__(self, config: MMSLTConfig, *args, **kwargs):
+        super().__init__(config, *args, **kwargs)
+        # Raw `load_state_dict` calls (Trainer's resume from a checkpoint-* folder saved before the front end
+        # moved) get the same renaming as `from_pretrained`.
+        self.register_load_state_dict_pre_hook(_rename_legacy_keys)
+
+    # the front end's parts, as transformers' heads expose their base model's parts (e.g. Llava's `vision_tower`)
+    @property
+    def backbone(self) -> FrameBackbone:
+        return self.model.backbone
+
+    @property
+    def description_mapper(self) -> DescriptionMapper | None:
+        return self.model.description_mapper
+
+    @property
+    def temporal_conv(self) -> TemporalConv:
+        return self.model.temporal_conv
+
+    @property
+    def mlp(self) -> MLPAdapter:
+        return self.model.mlp
+
+    def front_end(self, *args, **kwargs):
+        """See `MMSLTModel.front_end`."""
+        return self.model.front_end(*args, **kwargs)
+
+
+def _rename_legacy_keys(module, state_dict, prefix, *args, **kwargs) -> None:
+    """load_state_dict pre-hook: top-level front-end keys of an old checkpoint → `model.*` (in place)."""
+    import re
+
+    for key in list(state_dict):
+        if not key.startswith(prefix):
+            continue
+        local = key[len(prefix):]
+        for pattern, target in LEGACY_KEY_MAPPING.items():
+            renamed = re.sub(pattern, target, local)
+            if renamed != local and prefix + renamed not in state_dict:
+                state_dict[prefix + renamed] = state_dict.pop(key)
+                break
+
+
+class MMSLTForPreTraining(_MMSLTHead):
     r"""MMSLT stage 1 (MMLP): aligns videos with their sentences through the LLM's encoder, and trains the
     description mapper to predict sign-description embeddings from video.
 
@@ -234,7 +354,7 @@ class MMSLTForPreTraining(MMSLTPreTrainedModel):
 
     def __init__(self, config: MMSLTConfig, llm_encoder: nn.Module | None = None):
         super().__init__(config)
-        self._build_front_end()
+        self.model = MMSLTModel(config)
         if llm_encoder is None:
             llm_encoder = (AutoModelForSeq2SeqLM.from_config(config.text_config).get_encoder()
                            if config.llm_type == "seq2seq" else AutoModel.from_config(config.text_config))
@@ -244,6 +364,10 @@ class MMSLTForPreTraining(MMSLTPreTrainedModel):
         self.post_init()
         inject_lora(self.llm_encoder, config.lora_target_modules, config.lora_r, config.lora_alpha,
                     config.lora_dropout)
+
+    def _freeze_parameters(self) -> None:
+        """Only LoRA trains in the LLM encoder (re-applied after `from_pretrained`)."""
+        freeze_all_but_lora(self.llm_encoder)
 
     def get_input_embeddings(self) -> nn.Module:
         """The LLM encoder's token embeddings (they embed the sentence side of MMLP)."""
@@ -366,7 +490,7 @@ class MMSLTForPreTraining(MMSLTPreTrainedModel):
         return torch.cat(all_gather(video)), torch.cat(all_gather(text)), rank * video.shape[0]
 
 
-class MMSLTForConditionalGeneration(VisualPrefixLMMixin, MMSLTPreTrainedModel, GenerationMixin):
+class MMSLTForConditionalGeneration(VisualPrefixLMMixin, _MMSLTHead, GenerationMixin):
     r"""MMSLT stage 2: front end with the description mapper frozen → mBART-50 with LoRA on encoder and decoder.
 
     Needs only video at inference (no MLLM, no description embeddings). Build it from an MMLP checkpoint with
@@ -391,7 +515,7 @@ class MMSLTForConditionalGeneration(VisualPrefixLMMixin, MMSLTPreTrainedModel, G
 
     def __init__(self, config: MMSLTConfig, llm: PreTrainedModel | None = None):
         super().__init__(config)
-        self._build_front_end()
+        self.model = MMSLTModel(config)
         if llm is None:
             auto = AutoModelForSeq2SeqLM if config.llm_type == "seq2seq" else AutoModelForCausalLM
             llm = auto.from_config(config.text_config)
@@ -413,6 +537,16 @@ class MMSLTForConditionalGeneration(VisualPrefixLMMixin, MMSLTPreTrainedModel, G
         if self.config.freeze_backbone:
             self.backbone.eval()
         return self
+
+    def _freeze_parameters(self) -> None:
+        """What the config freezes (also re-applied after `from_pretrained`): with LoRA the LLM's base weights, the
+        description mapper, and the backbone with `freeze_backbone`."""
+        if self.config.llm_finetuning == "lora":
+            freeze_all_but_lora(self.llm)
+        if self.description_mapper is not None:
+            self.description_mapper.requires_grad_(False)
+        if self.config.freeze_backbone:
+            self.backbone.requires_grad_(False)
 
     def visual_prefix(self, pixel_values_videos=None, video_mask=None, visual_features=None,
                       hidden_states: list | None = None, **kwargs):
@@ -473,10 +607,7 @@ class MMSLTForConditionalGeneration(VisualPrefixLMMixin, MMSLTPreTrainedModel, G
         model = cls(config, llm=llm)
         if llm is not None:
             model.llm.set_attn_implementation(attn_implementation or model.config._attn_implementation)
-        for name in ("backbone", "description_mapper", "temporal_conv", "mlp"):
-            source = getattr(pretraining, name)
-            if source is not None:
-                getattr(model, name).load_state_dict(source.state_dict())
+        model.model.load_state_dict(pretraining.model.state_dict())
         encoder_state = pretraining.llm_encoder.state_dict()
         target = model.llm.get_encoder() if config.llm_type == "seq2seq" else model.llm.base_model
         if config.llm_finetuning == "full":  # plain weights: fold stage 1's LoRA into them
@@ -508,7 +639,9 @@ def _merged_state(encoder: nn.Module) -> dict:
 MMSLTForPretraining = MMSLTForPreTraining
 
 __all__ = [
+    "LEGACY_KEY_MAPPING",
     "MMSLTForConditionalGeneration",
+    "MMSLTModel",
     "MMSLTForPreTraining",
     "MMSLTForPretraining",
     "MMSLTPreTrainedModel",

@@ -15,11 +15,30 @@ reach a BatchNorm statistic (`MaskedBatchNorm1d`), so a clip's features do not d
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 from transformers import AutoModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
+from transformers.modeling_outputs import BaseModelOutput
+
+
+@dataclass
+class VisualTokensOutput(BaseModelOutput):
+    """What a method's front end (`FlaLlmModel`, `MMSLTModel`) returns: the visual tokens, no head.
+
+    last_hidden_state: (B,T',D) the visual tokens (zeros at padded steps).
+    hidden_states: with `output_hidden_states`, the output of each front-end stage, from the per-frame backbone
+        features (B,T,D_frame) to the visual tokens (the last entry equals `last_hidden_state`).
+    attentions: always None: the front ends (a CNN and temporal convolutions) have no attention layers.
+    attention_mask: (B,T') which of the T' steps are real: the `attention_mask` a language model reads them with.
+    mapped_descriptions: MMSLT only, (B,T,D_desc) the description mapper's output d̂ when the mapper is on.
+    """
+
+    attention_mask: torch.Tensor | None = None
+    mapped_descriptions: torch.Tensor | None = None
 
 
 class MaskedBatchNorm1d(nn.BatchNorm1d):
@@ -292,20 +311,6 @@ def init_sign_modules(module: nn.Module) -> bool:
     return False
 
 
-class SignVisualEncoder(nn.Module):
-    """FLa-LLM's visual encoder: frame backbone + local temporal module. Shared by stage 1 and stage 2 (where it is
-    frozen), so its weights transfer by name."""
-
-    def __init__(self, vision_config, backbone_size: int, hidden_size: int, kernel_size: int):
-        super().__init__()
-        self.backbone = FrameBackbone(vision_config)
-        self.temporal = LocalTemporalModule(backbone_size, hidden_size, kernel_size)
-
-    def forward(self, pixel_values_videos: torch.Tensor, video_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        frames = self.backbone(pixel_values_videos, video_mask)  # (B, T, 512)
-        return self.temporal(frames, video_mask)  # (B, T, D), (B, T)
-
-
 __all__ = [
     "DescriptionMapper",
     "FrameBackbone",
@@ -313,9 +318,9 @@ __all__ = [
     "LocalTemporalModule",
     "MLPAdapter",
     "MaskedBatchNorm1d",
-    "SignVisualEncoder",
     "TemporalConv",
     "VLAdapter",
+    "VisualTokensOutput",
     "init_sign_modules",
     "lengths_to_mask",
 ]

@@ -233,6 +233,57 @@ def test_lora_saves_only_the_adapter_and_reloads_exactly(tmp_path):
     assert torch.allclose(merged(pixel_values_videos=video, video_mask=mask, labels=LABELS).logits, a, atol=1e-5)
 
 
+def test_lora_from_config_fields_as_in_mmslt(tmp_path):
+    """One LoRA mechanism for both methods: `llm_finetuning="lora"` + the lora_* fields make the model inject peft's
+    LoRA into its LLM; the checkpoint holds it and reloads exactly. Untrained (lora_B = 0) it changes nothing."""
+    import json
+
+    from sign_translation.modeling.llm_bridge import lora_disabled, lora_layers
+
+    torch.manual_seed(0)
+    config = FlaLlmConfig.tiny(vocab_size=50, llm_finetuning="lora", lora_r=4, lora_alpha=8, lora_dropout=0.0)
+    assert config.lora_target_modules == ["q_proj", "k_proj", "v_proj", "out_proj"]
+    assert FlaLlmConfig.tiny(llm="causal").lora_target_modules[-1] == "o_proj"
+    model = FlaLlmForConditionalGeneration(config).eval()
+    layers = lora_layers(model.llm)
+    assert layers and all(torch.count_nonzero(layer.lora_B["default"].weight) == 0 for layer in layers)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n or n.startswith("llm_adapter.") for n in trainable)
+    video, mask = padded_batch()
+    with torch.no_grad():
+        untrained = model(pixel_values_videos=video, video_mask=mask, labels=LABELS).logits
+        with lora_disabled(model.llm):
+            base = model(pixel_values_videos=video, video_mask=mask, labels=LABELS).logits
+    torch.testing.assert_close(untrained, base)
+    with torch.no_grad():
+        for layer in layers:
+            layer.lora_B["default"].weight.normal_()
+        trained = model(pixel_values_videos=video, video_mask=mask, labels=LABELS).logits
+    assert not torch.allclose(trained, base)
+    model.save_pretrained(tmp_path)
+    assert not (tmp_path / "adapter_config.json").exists()
+    assert json.loads((tmp_path / "config.json").read_text())["llm_finetuning"] == "lora"
+    reloaded = FlaLlmForConditionalGeneration.from_pretrained(tmp_path).eval()
+    assert all(torch.equal(v, reloaded.state_dict()[k]) for k, v in model.state_dict().items())
+    # loading materialises new parameters: the LLM's base weights and the visual encoder are frozen again
+    assert {n for n, p in reloaded.named_parameters() if p.requires_grad} == trainable
+    with torch.no_grad():
+        assert torch.equal(reloaded(pixel_values_videos=video, video_mask=mask, labels=LABELS).logits, trained)
+
+
+def test_old_fla_llm_checkpoint_without_lora_fields_is_full_fine_tuning(tmp_path):
+    import json
+
+    FlaLlmForConditionalGeneration(FlaLlmConfig.tiny(vocab_size=50)).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    for name in ("llm_finetuning", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules"):
+        config.pop(name)  # as the code before the LoRA fields saved it
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    model = FlaLlmForConditionalGeneration.from_pretrained(tmp_path)
+    assert model.config.llm_finetuning == "full"
+    assert all(p.requires_grad for p in model.llm.parameters())
+
+
 @pytest.mark.slow
 def test_generate_in_fresh_process_with_remote_code_only(tmp_path, real_videos, tiny_tokenizer):
     torch.manual_seed(0)

@@ -164,7 +164,7 @@ def test_card_accepts_flat_results_eval_result_lists_and_minimal_input():
     assert bare.data.eval_results is None and "No evaluation results were recorded" in bare.text
     assert "output of stage 1 of 2" in bare.text and "Light-T translator" in bare.text
     assert "hyper-parameters of this stage were not recorded" in bare.text
-    assert 'pipeline("sign-translation"' in bare.text and "from transformers import AutoModel," in bare.text
+    assert 'pipeline("sign-translation"' in bare.text and "from transformers import AutoModelForPreTraining," in bare.text
 
     with pytest.raises(SignInputError, match="bleu4"):
         render_model_card(FlaLlmConfig.tiny(vocab_size=60), eval_results={"bleu4": "high"})

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 import torch
-from transformers import AutoModel, AutoModelForSeq2SeqLM
+from transformers import AutoModel, AutoModelForPreTraining, AutoModelForSeq2SeqLM
 
-from sign_translation import MMSLTConfig, MMSLTForConditionalGeneration, MMSLTForPretraining
+from sign_translation import MMSLTConfig, MMSLTForConditionalGeneration, MMSLTForPretraining, MMSLTModel
 from sign_translation.processing import (
     DescriptionEncoder,
     SignPretrainingCollator,
@@ -143,7 +143,7 @@ def test_stage2_transfer_is_exact_and_mapper_frozen(pretraining, tmp_path):
     else:
         assert not any("lora_" in n for n, _ in model.llm.lm_head.named_parameters())
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    assert not any(n.startswith("description_mapper") for n in trainable)
+    assert not any(n.startswith("model.description_mapper") for n in trainable)
     assert all("lora_" in n for n in trainable if n.startswith("llm."))
     mapper = {k: v.clone() for k, v in model.description_mapper.state_dict().items()}
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
@@ -182,8 +182,9 @@ def test_inference_needs_video_only_and_round_trips(tmp_path, pretraining):
     assert torch.equal(loaded(**video, labels=labels).logits, model(**video, labels=labels).logits)
     assert torch.equal(loaded.generate(**video, max_new_tokens=5, num_beams=2), ids)
     pretraining.save_pretrained(tmp_path / "mmlp")
-    reloaded = AutoModel.from_pretrained(tmp_path / "mmlp").eval()
+    reloaded = AutoModelForPreTraining.from_pretrained(tmp_path / "mmlp").eval()
     assert torch.equal(reloaded(**batch()).logits_per_video, pretraining.eval()(**batch()).logits_per_video)
+    assert type(AutoModel.from_pretrained(tmp_path / "mmlp")) is MMSLTModel  # the front end, no head
 
 
 @pytest.mark.slow
@@ -251,8 +252,9 @@ def test_paper_size_configuration_builds_with_expected_parameter_counts():
     assert stage1_lora == lora_per_projection * 4 * 12
     base = count(stage2.llm) - stage2_lora
     assert 610_000_000 < base < 612_000_000  # mBART-large-50: 610.9M with its 250,054-token vocabulary
-    trainable = {n.split(".")[0] for n, p in stage2.named_parameters() if p.requires_grad}
-    assert trainable == {"backbone", "temporal_conv", "mlp", "llm"}
+    trainable = {".".join(n.split(".")[:2]) if n.startswith("model.") else n.split(".")[0]
+                 for n, p in stage2.named_parameters() if p.requires_grad}
+    assert trainable == {"model.backbone", "model.temporal_conv", "model.mlp", "llm"}
 
 
 @pytest.fixture(scope="module")

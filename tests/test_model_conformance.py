@@ -1,6 +1,6 @@
 """transformers' common model / config / generation tests on every model class (issue 12).
 
-One `*ModelTester` per model class builds a tiny config (hidden 32, 2 layers, 16 px frames, vocabulary 40) and
+One `*ModelTester` per model class (the two front ends `FlaLlmModel` / `MMSLTModel` and the four heads) builds a tiny config (hidden 32, 2 layers, 16 px frames, vocabulary 40) and
 `pixel_values_videos` + `video_mask` inputs; the mixins in `tests/transformers_common/` (see its NOTICE) run on
 them. The last part tests what the issue fixed beyond the mixins: LoRA weights that a checkpoint lacks start as
 peft starts them, `mmlp_loss` on its own, paper-named modules, config field validation, the Auto classes.
@@ -18,9 +18,11 @@ from sign_translation import (
     FlaLlmConfig,
     FlaLlmForConditionalGeneration,
     FlaLlmForVisualInitialization,
+    FlaLlmModel,
     MMSLTConfig,
     MMSLTForConditionalGeneration,
     MMSLTForPreTraining,
+    MMSLTModel,
 )
 
 VOCAB = 40
@@ -38,6 +40,7 @@ class SignModelTester:
     hidden_size = 32
 
     def __init__(self, config_class, lm_kind, num_visual_hidden_states, pretraining=False, **config_kwargs):
+        # lm_kind "front_end": a front end (the visual tokens, no head): video inputs only
         self.config_class = config_class
         self.lm_kind = lm_kind
         self.num_visual_hidden_states = num_visual_hidden_states
@@ -54,7 +57,9 @@ class SignModelTester:
         mask = torch.ones(self.batch_size, self.num_frames, dtype=torch.long)
         mask[1, 7:] = 0  # the second clip is shorter: padding is exercised everywhere
         inputs = {"pixel_values_videos": video, "video_mask": mask}
-        if self.pretraining:
+        if self.lm_kind == "front_end":
+            pass
+        elif self.pretraining:
             config = self.get_config()
             inputs["input_ids"] = torch.tensor([[5, 6, 7, 2], [8, 9, 2, 1]])
             inputs["attention_mask"] = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
@@ -64,8 +69,11 @@ class SignModelTester:
             inputs["labels"] = torch.tensor([[5, 6, 7, 2], [8, 9, 2, -100]])
         return self.get_config(), inputs
 
-    @staticmethod
-    def scalar_output(outputs):
+    def scalar_output(self, outputs):
+        """What training backpropagates: the loss of a head; for a front end (no head, no loss) a function of its
+        visual tokens that every one of them reaches."""
+        if self.lm_kind == "front_end":
+            return outputs.last_hidden_state.pow(2).mean()
         return outputs.loss
 
 
@@ -91,6 +99,43 @@ class CausalLLMVariant:
     test_not_applicable = test_config = test_save_load = test_determinism = test_forward_signature = None
     test_model_main_input_name = test_model_is_small = test_training_gradient_checkpointing = None
     test_retain_grad_hidden_states_attentions = test_eager_matches_sdpa_inference = None
+
+
+class FrontEndVariant:
+    """A front end: the visual tokens, no head — the upstream tests that need a head or attention layers skip, each
+    with its reason."""
+
+    test_resize_embeddings = False
+
+    def test_resize_tokens_embeddings(self):
+        pytest.skip("a front end has no token embeddings to resize: its input is a video, its output visual tokens")
+
+    def test_model_get_set_embeddings(self):
+        pytest.skip("a front end has no token embeddings (get_input_embeddings is None): its input is a video")
+
+    def test_attention_outputs(self):
+        pytest.skip("a front end has no attention layers (a CNN backbone and temporal convolutions)")
+
+    def test_eager_matches_sdpa_inference(self):
+        pytest.skip("a front end has no attention layers, so no attention implementation to switch")
+
+
+class TestFlaLlmModel(FrontEndVariant, ModelTesterMixin):
+    all_model_classes = (FlaLlmModel,)
+
+    def setup_method(self):
+        # stages: backbone features, local temporal module (= the visual tokens)
+        self.model_tester = SignModelTester(FlaLlmConfig, "front_end", num_visual_hidden_states=2)
+        self.config_tester = fla_config_tester(self.model_tester.get_config)
+
+
+class TestMMSLTModel(FrontEndVariant, ModelTesterMixin):
+    all_model_classes = (MMSLTModel,)
+
+    def setup_method(self):
+        # stages: backbone features, [features ; d̂], temporal conv, MLP (= the visual tokens)
+        self.model_tester = SignModelTester(MMSLTConfig, "front_end", num_visual_hidden_states=4)
+        self.config_tester = mmslt_config_tester(self.model_tester.get_config)
 
 
 class TestFlaLlmForVisualInitialization(ModelTesterMixin, GenerationTesterMixin):
@@ -263,7 +308,8 @@ def test_mmslt_config_rejects_bad_fields_naming_them(field, value):
 
 @pytest.mark.parametrize("field, value", [
     ("temporal_kernel_size", 4), ("frame_stride", 0), ("label_smoothing", -0.1), ("llm_adapter_hidden_size", 0),
-    ("initializer_range", 0.0), ("vl_adapter_hidden_size", 0),
+    ("initializer_range", 0.0), ("vl_adapter_hidden_size", 0), ("llm_finetuning", "qlora"), ("lora_r", 0),
+    ("lora_alpha", -1), ("lora_dropout", 1.0), ("lora_target_modules", []),
 ])
 def test_fla_llm_config_rejects_bad_fields_naming_them(field, value):
     with pytest.raises((ValueError, TypeError), match=field):

@@ -134,22 +134,39 @@ def test_model_support_flags_and_init_weights_hook():
     assert _parameters(PreTrainedModel._init_weights) == ["self", "module"], _fail(
         "PreTrainedModel._init_weights", user, f"signature is now {inspect.signature(PreTrainedModel._init_weights)}")
 
-    from sign_translation import FlaLlmConfig, FlaLlmForVisualInitialization
+    from sign_translation import FlaLlmConfig, FlaLlmForVisualInitialization, FlaLlmPreTrainedModel
 
     seen = []
-    original = FlaLlmForVisualInitialization._init_weights
+    original = FlaLlmPreTrainedModel._init_weights  # the heads' and the front end's (FlaLlmModel) hook
 
     def spy(self, module):
         seen.append(type(module).__name__)
         return original(self, module)
 
-    FlaLlmForVisualInitialization._init_weights = spy
+    FlaLlmPreTrainedModel._init_weights = spy
     try:
         FlaLlmForVisualInitialization(FlaLlmConfig.tiny(vocab_size=40))
     finally:
-        FlaLlmForVisualInitialization._init_weights = original
+        FlaLlmPreTrainedModel._init_weights = original
     assert "Linear" in seen and "Conv1d" in seen, _fail(
         "PreTrainedModel._init_weights", user, f"post_init() no longer calls it for our modules (saw {set(seen)})")
+
+
+def test_register_for_auto_class_sets_auto_class(tmp_path):
+    """`register_for_auto_class` stores the Auto class in `_auto_class`, which `save_pretrained` reads to copy the code
+    files and write `auto_map`; `StrictLoadingMixin.save_pretrained` reads it too, to add the family's other
+    entries (AutoModel → front end, AutoModelForPreTraining → first stage)."""
+    import json
+
+    from sign_translation import MMSLTConfig, MMSLTForConditionalGeneration, MMSLTModel
+
+    user = "modeling/checkpoint_loading.py"
+    assert getattr(MMSLTModel, "_auto_class", None) == "AutoModel", _fail(
+        "PreTrainedModel._auto_class", user, f"register_for_auto_class no longer sets it ({vars(MMSLTModel)})")
+    MMSLTForConditionalGeneration(MMSLTConfig.tiny(vocab_size=40)).save_pretrained(tmp_path)
+    auto_map = json.loads((tmp_path / "config.json").read_text()).get("auto_map", {})
+    assert auto_map.get("AutoModel") == "modeling_mmslt.MMSLTModel" and (tmp_path / "modeling_mmslt.py").is_file(), _fail(
+        "PreTrainedModel._auto_class", user, f"save_pretrained wrote auto_map {auto_map}")
 
 
 def test_processor_loading_hooks():

@@ -138,12 +138,6 @@ def test_readme_block_runs(outcomes, line):
 
 
 # ---------------------------------------------------------------------------------------------- "## Architecture"
-# The model side of issue 12 (branch issue-12a) adds these; until it is merged they are reported as skips, after
-# that they are checked like every other row.
-MODEL_SIDE_NAMES = {"FlaLlmModel", "MMSLTModel", "DescriptionMapper", "VLAdapter", "LLMAdapter", "LightTranslator",
-                    "mmlp_loss", "MMSLTForPreTraining"}
-
-
 def architecture_rows(text: str) -> list[tuple[str, list[str], list[str]]]:
     """(concept, files, names) for each row of the README's "## Architecture" table."""
     section = text.split("\n## Architecture\n", 1)[1].split("\n## ", 1)[0]
@@ -195,13 +189,6 @@ def test_architecture_names_live_where_the_readme_says(concept, files, names):
     paths = [REPO / f for f in files]
     missing_files = [str(p) for p in paths if not p.is_file()]
     assert not missing_files, f"README Architecture, {concept!r}: no such file {missing_files}"
-    pending = []
     for name in names:
-        if any(_defined(path, name) for path in paths):
-            continue
-        if name.split(".")[0] in MODEL_SIDE_NAMES:
-            pending.append(name)
-            continue
-        pytest.fail(f"README Architecture, {concept!r}: {name} is not defined in {', '.join(files)}")
-    if pending:
-        pytest.skip(f"{', '.join(pending)}: added by the model side of issue 12 (issue-12a), not on this branch yet")
+        if not any(_defined(path, name) for path in paths):
+            pytest.fail(f"README Architecture, {concept!r}: {name} is not defined in {', '.join(files)}")

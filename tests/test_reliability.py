@@ -212,7 +212,9 @@ def test_stage1_checkpoint_translates_as_stage1(stage1_checkpoint, real_videos, 
     assert all(torch.equal(a, b) for a, b in zip(reference.state_dict().values(), translator.model.state_dict().values()))
     assert isinstance(translator(str(real_videos["SOUP.mp4"]))["translation_text"], str)
     config = json.loads((stage1_checkpoint / "config.json").read_text())
-    assert config["auto_map"]["AutoModelForSeq2SeqLM"] == config["auto_map"]["AutoModel"]  # remote code: same class
+    # remote code: AutoModelForSeq2SeqLM is the stage-1 class itself (it translates with Light-T); AutoModel the front end
+    assert config["auto_map"]["AutoModelForSeq2SeqLM"] == config["auto_map"]["AutoModelForPreTraining"]
+    assert config["auto_map"]["AutoModel"] == "modeling_fla_llm.FlaLlmModel"
     code, out, _ = run_cli(capsys, "translate", str(real_videos["SOUP.mp4"]), "--model", str(stage1_checkpoint))
     assert code == 0 and json.loads(out)["video"].endswith("SOUP.mp4")
 

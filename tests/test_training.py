@@ -180,14 +180,23 @@ def test_two_process_accelerate_launch(tiny_corpus, tmp_path):
 
 
 @pytest.mark.slow
-def test_stage2_lora_saves_adapter_only_and_decoder_only_llm_trains(stage1_run, tiny_corpus, tmp_path):
+def test_stage2_lora_in_the_model_like_mmslt_and_decoder_only_llm_trains(stage1_run, tiny_corpus, tmp_path):
+    """--lora_r sets FlaLlmConfig's LoRA fields: the model injects LoRA into its LLM (MMSLT's mechanism) and the
+    checkpoint is one full model with the LoRA weights in it — no adapter folder, no merged copy."""
+    from sign_translation.modeling.llm_bridge import lora_layers
+
     stage1, _ = stage1_run
     recipe = write_recipe(tmp_path / "recipe.json", {**TINY_STAGE2, "max_steps": 2, "test_split": ""})
     base = ["--recipe", str(recipe), "--data_dir", str(tiny_corpus), "--stage1_model_name_or_path", str(stage1)]
     lora = run_fla_llm.main(base + ["--output_dir", str(tmp_path / "lora"), "--lora_r", "4", "--lora_alpha", "8"])
     files = {p.name for p in (tmp_path / "lora").iterdir()}
-    assert {"adapter_config.json", "adapter_model.safetensors"} <= files and "model.safetensors" not in files
+    assert "model.safetensors" in files and "adapter_config.json" not in files and "merged" not in files
     assert "dev_bleu4" in lora["dev"]
+    model = FlaLlmForConditionalGeneration.from_pretrained(tmp_path / "lora")
+    assert (model.config.llm_finetuning, model.config.lora_r, model.config.lora_alpha) == ("lora", 4, 8)
+    assert lora_layers(model.llm)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n or n.startswith("llm_adapter.") for n in trainable)
     llama = {"model_type": "llama", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
              "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 256}
     causal = run_fla_llm.main(base + ["--output_dir", str(tmp_path / "causal"), "--llm_config", json.dumps(llama)])

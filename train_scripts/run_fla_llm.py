@@ -73,10 +73,14 @@ class FlaLlmArguments:
         default=None, metadata={"help": "stage 2 without pretrained weights: JSON config of the LLM to build"}
     )
     llm_learning_rate: float = field(default=1e-5, metadata={"help": "stage 2 LLM lr (adapter: --learning_rate)"})
-    lora_r: int = field(default=0, metadata={"help": "stage 2: LoRA rank on the LLM (0 = full fine-tuning)"})
+    lora_r: int = field(default=0, metadata={
+        "help": "stage 2: LoRA rank on the LLM (0 = full fine-tuning, the paper). Sets FlaLlmConfig's "
+                "llm_finetuning='lora' and lora_* fields: the model injects LoRA itself, as MMSLT does, and the "
+                "checkpoint holds it (no adapter folder, no merged copy)"})
     lora_alpha: int = field(default=32)
     lora_dropout: float = field(default=0.1)
-    lora_target_modules: str = field(default="q_proj,k_proj,v_proj,out_proj")
+    lora_target_modules: str | None = field(default=None, metadata={
+        "help": "comma-separated projections (default: q/k/v/out_proj, or q/k/v/o_proj for a decoder-only LLM)"})
     cache_visual_features: bool = field(
         default=False, metadata={"help": "stage 2: run the frozen encoder once, train from cached features"}
     )
@@ -117,13 +121,24 @@ def build_stage1(args: FlaLlmArguments, data: DataArguments, train_texts: list[s
     return model, SignTranslationProcessor(build_video_processor(data), tokenizer), {}
 
 
+def lora_fields(args: FlaLlmArguments) -> dict:
+    """`--lora_r > 0` → the FlaLlmConfig fields that make the model inject LoRA into its LLM (none otherwise)."""
+    if args.lora_r <= 0:
+        return {}
+    fields = {"llm_finetuning": "lora", "lora_r": args.lora_r, "lora_alpha": args.lora_alpha,
+              "lora_dropout": args.lora_dropout}
+    if args.lora_target_modules:
+        fields["lora_target_modules"] = [t.strip() for t in args.lora_target_modules.split(",") if t.strip()]
+    return fields
+
+
 def build_stage2(args: FlaLlmArguments, data: DataArguments):
     if not args.stage1_model_name_or_path:
         raise ValueError("stage 2 needs --stage1_model_name_or_path")
     stage1 = FlaLlmForVisualInitialization.from_pretrained(args.stage1_model_name_or_path)
     processor = SignTranslationProcessor.from_pretrained(args.stage1_model_name_or_path)
     tokenizer = processor.tokenizer
-    overrides = parse_config_overrides(args.config_overrides, FlaLlmConfig)
+    overrides = {**lora_fields(args), **parse_config_overrides(args.config_overrides, FlaLlmConfig)}
     if args.llm_name_or_path:
         llm_source = resolve_pretrained(args.llm_name_or_path, args.gguf_file)
         llm_tokenizer = ensure_pad_token(AutoTokenizer.from_pretrained(llm_source))
@@ -177,15 +192,6 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
         train_set, eval_set = cached[data.train_split], cached[data.eval_split]
         test_set = cached.get("test")
         collator = FeatureCollator(processor, max_target_length=data.max_target_length)
-    if args.stage == "translate" and args.lora_r > 0:
-        from peft import LoraConfig, get_peft_model
-
-        targets = "|".join(t.strip() for t in args.lora_target_modules.split(","))
-        model = get_peft_model(model, LoraConfig(
-            r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
-            target_modules=rf"llm\..*\.({targets})", modules_to_save=["llm_adapter"],
-        ))
-
     trainer = SignSeq2SeqTrainer(
         model=model,
         args=training_args,

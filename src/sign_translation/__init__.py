@@ -18,12 +18,14 @@ from .modeling.configuration_mmslt import MMSLTConfig
 from .modeling.modeling_fla_llm import (
     FlaLlmForConditionalGeneration,
     FlaLlmForVisualInitialization,
+    FlaLlmModel,
     FlaLlmPreTrainedModel,
 )
 from .modeling.modeling_mmslt import (
     MMSLTForConditionalGeneration,
     MMSLTForPreTraining,
     MMSLTForPretraining,
+    MMSLTModel,
     MMSLTPreTrainedModel,
 )
 from .pipeline_sign_translation import SignTranslationPipeline
@@ -37,13 +39,14 @@ TASK = "sign-translation"
 def _register() -> None:
     AutoConfig.register(FlaLlmConfig.model_type, FlaLlmConfig, exist_ok=True)
     AutoConfig.register(MMSLTConfig.model_type, MMSLTConfig, exist_ok=True)
-    # One config maps to one class per Auto class: the translation models are the Seq2SeqLMs, the first-stage
-    # models (FLa-LLM visual initialising, MMSLT pre-training) the AutoModels — in-process and in `auto_map`.
+    # One config maps to one class per Auto class: the front ends (the visual tokens, no head) are the AutoModels,
+    # the first-stage heads (FLa-LLM visual initialising, MMSLT pre-training) the AutoModelForPreTraining, the
+    # translation models the Seq2SeqLMs — in-process here, and in every saved `auto_map` (see
+    # `StrictLoadingMixin.save_pretrained`).
     AutoModelForSeq2SeqLM.register(FlaLlmConfig, FlaLlmForConditionalGeneration, exist_ok=True)
     AutoModelForSeq2SeqLM.register(MMSLTConfig, MMSLTForConditionalGeneration, exist_ok=True)
-    AutoModel.register(FlaLlmConfig, FlaLlmForVisualInitialization, exist_ok=True)
-    AutoModel.register(MMSLTConfig, MMSLTForPreTraining, exist_ok=True)
-    # the first stages are pre-training heads in transformers' sense too
+    AutoModel.register(FlaLlmConfig, FlaLlmModel, exist_ok=True)
+    AutoModel.register(MMSLTConfig, MMSLTModel, exist_ok=True)
     AutoModelForPreTraining.register(FlaLlmConfig, FlaLlmForVisualInitialization, exist_ok=True)
     AutoModelForPreTraining.register(MMSLTConfig, MMSLTForPreTraining, exist_ok=True)
     for config_class in (FlaLlmConfig, MMSLTConfig):
@@ -53,10 +56,12 @@ def _register() -> None:
     # package is not installed.
     for cls in (FlaLlmConfig, MMSLTConfig):
         cls.register_for_auto_class()
+    FlaLlmModel.register_for_auto_class("AutoModel")
+    FlaLlmForVisualInitialization.register_for_auto_class("AutoModelForPreTraining")
     FlaLlmForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
-    FlaLlmForVisualInitialization.register_for_auto_class("AutoModel")
+    MMSLTModel.register_for_auto_class("AutoModel")
+    MMSLTForPreTraining.register_for_auto_class("AutoModelForPreTraining")
     MMSLTForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
-    MMSLTForPreTraining.register_for_auto_class("AutoModel")
     SignTranslationProcessor.register_for_auto_class()
     SignVideoProcessor.register_for_auto_class()
     from transformers.pipelines import PIPELINE_REGISTRY
@@ -73,11 +78,13 @@ __all__ = [
     "FlaLlmConfig",
     "FlaLlmForConditionalGeneration",
     "FlaLlmForVisualInitialization",
+    "FlaLlmModel",
     "FlaLlmPreTrainedModel",
     "MMSLTConfig",
     "MMSLTForConditionalGeneration",
     "MMSLTForPreTraining",
     "MMSLTForPretraining",
+    "MMSLTModel",
     "MMSLTPreTrainedModel",
     "SignInputError",
     "SignTranslationPipeline",

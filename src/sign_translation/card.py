@@ -487,7 +487,8 @@ def pretrained_weight_sources(config: Mapping) -> list[dict]:
 def _auto_class(auto_map: Mapping, architecture: str | None, final: bool) -> str:
     """The Auto class the card's remote-code snippet uses: the `auto_map` entry that maps to the checkpoint's own
     class (a first stage may be registered under AutoModelForPreTraining, AutoModel and, when it translates on its
-    own, AutoModelForSeq2SeqLM); without an auto_map, AutoModelForSeq2SeqLM for a final model, else AutoModel."""
+    own, AutoModelForSeq2SeqLM); without an auto_map, AutoModelForSeq2SeqLM for a final model, else
+    AutoModelForPreTraining (AutoModel gives the method's front end, without a head)."""
     preference = ("AutoModelForSeq2SeqLM", "AutoModelForPreTraining", "AutoModel")
     if architecture:
         for name in preference:
@@ -498,7 +499,7 @@ def _auto_class(auto_map: Mapping, architecture: str | None, final: bool) -> str
     for name in preference:
         if name in auto_map:
             return name
-    return "AutoModelForSeq2SeqLM" if final else "AutoModel"
+    return "AutoModelForSeq2SeqLM" if final else "AutoModelForPreTraining"
 
 
 def _template_path() -> Path:

@@ -8,7 +8,9 @@ Kept from upstream: test names and the property each test checks. Changed, for v
   (+ `labels`, or the sentence for MMLP); nothing assumes `input_ids` is the main input;
 - a composite model exposes its LLM's outputs: for a seq2seq LLM `encoder_*`/`decoder_*`/`cross_attentions`,
   for a decoder-only LLM `hidden_states`/`attentions`, and for every model the front end's
-  `visual_hidden_states`; the tester says which (`lm_kind`: "seq2seq", "causal" or "encoder");
+  `visual_hidden_states`; the tester says which (`lm_kind`: "seq2seq", "causal" or "encoder"); a front end
+  (`lm_kind` "front_end": the visual tokens, no head) returns its stages as `hidden_states`, like transformers'
+  base models, and its training tests use the tester's `scalar_output` where a head has a loss;
 - tests of the upstream mixin that cannot apply to a video-input model are not written; each is listed in
   `NOT_APPLICABLE` with its reason and reported as a skip (`test_not_applicable`).
 """
@@ -145,10 +147,12 @@ class ModelTesterMixin:
     def _check_hidden_states(self, outputs):
         tester = self.model_tester
         layers = tester.num_hidden_layers
-        visual = outputs.visual_hidden_states
+        visual = outputs.hidden_states if tester.lm_kind == "front_end" else outputs.visual_hidden_states
         assert visual is not None and len(visual) == tester.num_visual_hidden_states
         assert all(h.shape[0] == tester.batch_size for h in visual)
-        if tester.lm_kind == "seq2seq":
+        if tester.lm_kind == "front_end":  # the last stage is the output
+            torch.testing.assert_close(visual[-1], outputs.last_hidden_state)
+        elif tester.lm_kind == "seq2seq":
             assert len(outputs.encoder_hidden_states) == layers + 1
             assert len(outputs.decoder_hidden_states) == layers + 1
             assert outputs.encoder_hidden_states[0].shape[-1] == tester.hidden_size
@@ -217,7 +221,8 @@ class ModelTesterMixin:
             model = self._model(model_class, config)
             outputs = model(**self._prepare_for_class(inputs, model_class), output_hidden_states=True,
                             output_attentions=True)
-            visual = outputs.visual_hidden_states[-1]  # the visual tokens the LLM reads
+            states = outputs.hidden_states if self.model_tester.lm_kind == "front_end" else outputs.visual_hidden_states
+            visual = states[-1]  # the visual tokens the LLM reads
             visual.retain_grad()
             first = self.model_tester.scalar_output(outputs)
             first.backward()
@@ -227,7 +232,7 @@ class ModelTesterMixin:
         config, inputs = self.model_tester.prepare_config_and_inputs_for_common()
         for model_class in self.all_model_classes:
             model = self._model(model_class, config).train()
-            loss = model(**self._prepare_for_class(inputs, model_class)).loss
+            loss = self.model_tester.scalar_output(model(**self._prepare_for_class(inputs, model_class)))
             loss.backward()
             trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
             assert trainable
@@ -244,7 +249,7 @@ class ModelTesterMixin:
                 if checkpointing:
                     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
                     assert model.is_gradient_checkpointing
-                model(**self._prepare_for_class(inputs, model_class)).loss.backward()
+                self.model_tester.scalar_output(model(**self._prepare_for_class(inputs, model_class))).backward()
                 grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
             assert sorted(grads[0]) == sorted(grads[1])
             for name in grads[0]:  # same math, only recomputed
@@ -304,8 +309,10 @@ class ModelTesterMixin:
         config, inputs = self.model_tester.prepare_config_and_inputs_for_common()
         for model_class in self.all_model_classes:
             model = self._model(model_class, config)
+            # a sub-model with attention: it supports SDPA and holds no sub-model that does not (the front end
+            # `FlaLlmModel`/`MMSLTModel` holds only the ResNet, which has no attention implementation to switch)
             attending = [m for m in model.modules() if m is not model and isinstance(m, PreTrainedModel)
-                         and m._supports_sdpa]
+                         and all(sub._supports_sdpa for sub in m.modules() if isinstance(sub, PreTrainedModel))]
             assert attending, "no sub-model with an attention implementation"
             results = []
             for implementation in ("eager", "sdpa"):
