@@ -48,3 +48,15 @@ def tiny_tokenizer(tiny_corpus):
 
     texts = load_sign_dataset(tiny_corpus)["train"]["text"]
     return train_mbart_tokenizer(texts, vocab_size=120)
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """The CLI sets torch's thread count from the machine's load (`--threads`' default): restore it after each test,
+    so that tests comparing outputs with a fresh process (bit-equal) see the same thread count in both."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
