@@ -27,7 +27,8 @@ Memory guard: before a point runs, its peak is estimated from the points of the 
 (linear in frames) or, for the first point of a model, from parameter counts. A point whose estimate exceeds
 `--max-gib` (default 11.5 GiB, under a 12 GiB per-process limit) is not run; a watchdog thread also ends a point whose
 RSS passes the limit. Points not measured are extrapolated from the measured per-frame slope and printed as such.
-bf16 autocast is ~8× slower on CPUs without AVX512-BF16/AMX: it is measured at the smallest point only.
+bf16 autocast is ~8× slower on CPUs without AVX512-BF16/AMX: it is measured at one small point (`--bf16-frames`,
+2 × 8 frames) beside fp32 at the same point.
 """
 
 from __future__ import annotations
@@ -133,24 +134,33 @@ def measure_point(point: dict) -> dict:
     bf16 = point["dtype"] == "bf16"
     clips, size = point["clips"], point["size"]
 
-    def step(frames_per_clip: int) -> float:
+    def step(frames_per_clip: int) -> dict:
+        """One training step; wall and CPU seconds, and the peak RSS of forward + backward and of the optimizer
+        step apart (the peak is reset between them, outside the timed parts)."""
         generator = torch.Generator().manual_seed(frames_per_clip)
         video = torch.randn(clips, frames_per_clip, 3, size, size, generator=generator)
         mask = torch.ones(clips, frames_per_clip, dtype=torch.long)
         labels = torch.randint(3, vocab - 1, (clips, LABEL_TOKENS), generator=generator)
-        start = time.perf_counter()
+        start_kib = _reset_peak()
+        start, cpu = time.perf_counter(), time.process_time()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss = model(pixel_values_videos=video, video_mask=mask, labels=labels).loss
         loss.backward()
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        backward_kib = _status_kib("VmHWM:")
+        _reset_peak()
+        start2, cpu2 = time.perf_counter(), time.process_time()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)  # as the Trainer does
-        return time.perf_counter() - start
+        wall, cpu = wall + time.perf_counter() - start2, cpu + time.process_time() - cpu2
+        optimizer_kib = _status_kib("VmHWM:")
+        return {"start_kib": start_kib, "backward_kib": backward_kib, "optimizer_kib": optimizer_kib,
+                "seconds": wall, "cpu_seconds": cpu}
 
     step(4)  # warm-up: allocates gradients + optimizer state, loads kernels
-    frames_per_clip = point["frames"] // clips
-    start_kib = _reset_peak()
-    seconds = step(frames_per_clip)
-    peak_kib = _status_kib("VmHWM:")
+    measured = step(point["frames"] // clips)
+    start_kib, peak_kib = measured["start_kib"], max(measured["backward_kib"], measured["optimizer_kib"])
+    seconds, cpu_seconds = measured["seconds"], measured["cpu_seconds"]
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {
@@ -159,7 +169,10 @@ def measure_point(point: dict) -> dict:
         "peak_gib": round(peak_kib * 1024 / GIB, 3),
         "start_gib": round(start_kib * 1024 / GIB, 3),
         "step_gib": round((peak_kib - start_kib) * 1024 / GIB, 3),
+        "forward_backward_peak_gib": round(measured["backward_kib"] * 1024 / GIB, 3),
+        "optimizer_peak_gib": round(measured["optimizer_kib"] * 1024 / GIB, 3),
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),
         "build_seconds": round(built, 1),
         "parameters_m": round(total / 1e6, 1),
         "trainable_m": round(trainable / 1e6, 1),
@@ -223,6 +236,15 @@ def estimate(records: list[dict], model: str, checkpointing: bool, dtype: str, f
         return None
     static, per_frame = FALLBACK[model]
     measured = [r for r in records if r["status"] == "measured" and r["model"] == model]
+    phased = [r for r in measured if "optimizer_peak_gib" in r]
+    if phased:  # peak = max(optimizer step: independent of the frames, forward + backward: grows with them)
+        optimizer_peak = max(r["optimizer_peak_gib"] for r in phased)
+        kind = [r for r in phased if r["checkpointing"] == checkpointing and r["dtype"] == dtype] or phased
+        line = fit([(r["frames"], r["forward_backward_peak_gib"]) for r in kind])
+        if line is not None:
+            return max(optimizer_peak, line[0] + line[1] * frames)
+        ref = min(kind, key=lambda r: abs(r["frames"] - frames))
+        return max(optimizer_peak, ref["forward_backward_peak_gib"] + per_frame[checkpointing] * (frames - ref["frames"]))
     if measured:  # the start RSS (weights + optimizer state) is known; activations from the fallback slope
         static = max(r["start_gib"] for r in measured)
     if same:  # one point of this kind: scale its step memory with the frames
@@ -233,8 +255,8 @@ def estimate(records: list[dict], model: str, checkpointing: bool, dtype: str, f
 
 def plan(args) -> list[dict]:
     """Points in priority order: the smallest frame count off/on per model (cheap, and with the paper point it gives
-    each row kind a per-frame slope), the paper point (2 × 120), bf16 at the smallest point, the other frame counts
-    up to 240, then the larger ones (the most expensive; extrapolated when left out)."""
+    each row kind a per-frame slope), the paper point (2 × 120), bf16 and fp32 at `--bf16-frames`, the other frame
+    counts up to 240, then the larger ones (the most expensive; extrapolated when left out)."""
     base = {"clips": 2, "size": 224, "threads": args.threads, "limit_gib": args.limit_gib}
     points = []
 
@@ -247,7 +269,9 @@ def plan(args) -> list[dict]:
     smallest = min(args.frames)
     rows([smallest])
     rows([240])
-    rows([smallest], "bf16", args.bf16_checkpointing)
+    for ckpt in args.bf16_checkpointing:  # bf16 and its fp32 twin at the same small point, side by side
+        rows([args.bf16_frames], "fp32", (ckpt,))
+        rows([args.bf16_frames], "bf16", (ckpt,))
     rows(sorted(f for f in args.frames if f < 240))
     rows(sorted(f for f in args.frames if f > 240))
     unique, seen = [], set()
@@ -305,53 +329,55 @@ def run_all(args) -> None:
         save_results(args.results, records)
 
 
-def report(records: list[dict], models, frames_list) -> None:
+def report(records: list[dict], models, frames_list, bf16_frames: int) -> None:
     measured = {key(r): r for r in records if r["status"] == "measured"}
 
     def get(model, frames, ckpt, dtype):
         return next((r for k, r in measured.items() if k[0] == model and k[1] == frames and k[4] == ckpt
                      and k[5] == dtype), None)
 
-    print("\nPaper point: 2 clips × 120 frames at 224 px (ratios to checkpointing off, fp32)")
-    print(f"  {'model':13} {'checkpointing':>13} {'dtype':>5} {'peak GiB':>9} {'before GiB':>10} {'s/step':>7}"
-          f" {'peak ratio':>10} {'time ratio':>10}")
+    header = (f"  {'model':13} {'ckpt':>4} {'dtype':>5} {'peak GiB':>9} {'before GiB':>10} {'wall s':>7} {'CPU s':>7}"
+              f" {'peak ratio':>10} {'CPU-time ratio':>14}")
+    print("\nPaper point: 2 clips × 120 frames at 224 px (ratios to checkpointing off, fp32; step time as CPU seconds "
+          "of the process, 1 thread, which a busy machine disturbs far less than wall time)")
+    print(header)
     for model in models:
-        for frames, ckpt, dtype in [(240, False, "fp32"), (240, True, "fp32")]:
-            row, base = get(model, frames, ckpt, dtype), get(model, 240, False, "fp32")
-            print(_row(model, ckpt, dtype, row, base, records, frames))
-    small = min(frames_list)
-    print(f"\nbf16 autocast vs fp32 at the smallest point (2 × {small // 2} frames)")
+        base = get(model, 240, False, "fp32")
+        for ckpt in (False, True):
+            print(_row(model, ckpt, "fp32", get(model, 240, ckpt, "fp32"), base, records, 240))
+    print(f"\nbf16 autocast vs fp32 at 2 × {bf16_frames // 2} frames (ratios to fp32 with the same checkpointing)")
+    print(header)
     for model in models:
         for ckpt in (False, True):
-            row, base = get(model, small, ckpt, "bf16"), get(model, small, ckpt, "fp32")
+            row, base = get(model, bf16_frames, ckpt, "bf16"), get(model, bf16_frames, ckpt, "fp32")
             if row is not None:
-                print(_row(model, ckpt, "bf16", row, base, records, small))
-    print("\nGrowth with the frames per step (2 clips; total frames)")
-    print(f"  {'model':13} {'frames':>6} {'ckpt off GiB':>12} {'s/step':>7} {'ckpt on GiB':>11} {'s/step':>7}"
-          f" {'on ÷ off peak':>13}")
+                print(_row(model, ckpt, "fp32", base, base, records, bf16_frames))
+                print(_row(model, ckpt, "bf16", row, base, records, bf16_frames))
+    print("\nGrowth with the frames per step (2 clips; F total frames; fp32)")
+    print(f"  {'model':13} {'F':>4} {'off: peak GiB':>13} {'CPU s':>7} {'on: peak GiB':>12} {'CPU s':>7}"
+          f" {'on ÷ off peak':>13} {'on ÷ off CPU':>12}")
     for model in models:
         for frames in sorted(frames_list):
             cells = []
             for ckpt in (False, True):
                 row = get(model, frames, ckpt, "fp32")
                 if row is not None:
-                    cells.append((row["peak_gib"], row["seconds"], ""))
+                    cells.append((row["peak_gib"], row.get("cpu_seconds"), ""))
                 else:
-                    peak = _extrapolate(records, model, ckpt, frames, "peak_gib")
-                    secs = _extrapolate(records, model, ckpt, frames, "seconds")
-                    cells.append((peak, secs, "*"))
-            text = []
-            for peak, secs, mark in cells:
-                text.append(f"{_fmt(peak, mark):>12} {_fmt(secs, mark, 1):>7}" if not text else
-                            f"{_fmt(peak, mark):>11} {_fmt(secs, mark, 1):>7}")
-            ratio = (cells[1][0] / cells[0][0]) if cells[0][0] and cells[1][0] else None
-            print(f"  {model:13} {frames:>6} {text[0]} {text[1]} {_fmt(ratio, '', 2):>13}")
+                    cells.append((_extrapolate(records, model, ckpt, frames, "peak_gib"),
+                                  _extrapolate(records, model, ckpt, frames, "cpu_seconds"), "*"))
+            (p0, c0, m0), (p1, c1, m1) = cells
+            ratio_p = p1 / p0 if p0 and p1 else None
+            ratio_c = c1 / c0 if c0 and c1 else None
+            print(f"  {model:13} {frames:>4} {_fmt(p0, m0):>13} {_fmt(c0, m0, 0):>7} {_fmt(p1, m1):>12}"
+                  f" {_fmt(c1, m1, 0):>7} {_fmt(ratio_p, '', 2):>13} {_fmt(ratio_c, '', 2):>12}")
         for ckpt in (False, True):
             line = _line(records, model, ckpt)
             if line:
-                print(f"  {model:13} slope ckpt {'on ' if ckpt else 'off'}: {line[1] * 1024:.1f} MiB per frame, "
-                      f"{line[0]:.2f} GiB at 0 frames")
-    print("\n  * extrapolated from the measured points of the same row kind (least squares in frames), not measured")
+                print(f"  {model:13} ckpt {'on ' if ckpt else 'off'}: peak grows {line[1] * 1024:.1f} MiB per frame "
+                      f"(least squares over the measured points)")
+    print("\n  * extrapolated (least squares in frames over the measured points of the same kind), not measured;"
+          " — : not measured and not enough points to extrapolate")
 
 
 def _line(records, model, ckpt):
@@ -361,7 +387,7 @@ def _line(records, model, ckpt):
 
 def _extrapolate(records, model, ckpt, frames, field):
     line = fit([(r["frames"], r[field]) for r in records if r["status"] == "measured" and r["model"] == model
-                and r["checkpointing"] == ckpt and r["dtype"] == "fp32"])
+                and r["checkpointing"] == ckpt and r["dtype"] == "fp32" and r.get(field) is not None])
     return None if line is None else line[0] + line[1] * frames
 
 
@@ -373,13 +399,14 @@ def _row(model, ckpt, dtype, row, base, records, frames):
     on = "on" if ckpt else "off"
     if row is None:
         peak = _extrapolate(records, model, ckpt, frames, "peak_gib") if dtype == "fp32" else None
-        secs = _extrapolate(records, model, ckpt, frames, "seconds") if dtype == "fp32" else None
-        return (f"  {model:13} {on:>13} {dtype:>5} {_fmt(peak, '*'):>9} {'—':>10} {_fmt(secs, '*', 1):>7}"
-                f" {'—':>10} {'—':>10}")
+        cpu = _extrapolate(records, model, ckpt, frames, "cpu_seconds") if dtype == "fp32" else None
+        return (f"  {model:13} {on:>4} {dtype:>5} {_fmt(peak, '*'):>9} {'—':>10} {'—':>7} {_fmt(cpu, '*', 1):>7}"
+                f" {'—':>10} {'—':>14}")
     ratio_p = f"{row['peak_gib'] / base['peak_gib']:.2f}" if base else "—"
-    ratio_t = f"{row['seconds'] / base['seconds']:.2f}" if base else "—"
-    return (f"  {model:13} {on:>13} {dtype:>5} {row['peak_gib']:9.2f} {row['start_gib']:10.2f} {row['seconds']:7.1f}"
-            f" {ratio_p:>10} {ratio_t:>10}")
+    ratio_t = (f"{row['cpu_seconds'] / base['cpu_seconds']:.2f}" if base and row.get("cpu_seconds")
+               and base.get("cpu_seconds") else "—")
+    return (f"  {model:13} {on:>4} {dtype:>5} {row['peak_gib']:9.2f} {row['start_gib']:10.2f} {row['seconds']:7.1f}"
+            f" {_fmt(row.get('cpu_seconds'), '', 1):>7} {ratio_p:>10} {ratio_t:>14}")
 
 
 def main() -> None:
@@ -390,6 +417,8 @@ def main() -> None:
                         help="total frames per step, split over 2 clips (default 60 120 240 480)")
     parser.add_argument("--bf16-checkpointing", type=lambda s: s == "on", nargs="*", default=[False],
                         metavar="{off,on}", help="checkpointing settings of the bf16 rows (default: off)")
+    parser.add_argument("--bf16-frames", type=int, default=16,
+                        help="total frames of the bf16 rows and their fp32 twins (default 16: bf16 is ~8x slower)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per point (default 1)")
     parser.add_argument("--max-gib", type=float, default=11.5, help="do not run a point estimated above this")
     parser.add_argument("--limit-gib", type=float, default=12.0, help="watchdog: stop a point above this RSS")
@@ -400,14 +429,15 @@ def main() -> None:
     for name, value in (("--threads", args.threads), ("--budget-min", args.budget_min), ("--max-gib", args.max_gib)):
         if value <= 0:
             parser.error(f"{name} must be > 0, got {value}")
-    if any(f < 2 or f % 2 for f in args.frames):
-        parser.error(f"--frames must be even numbers ≥ 2 (2 clips per step), got {args.frames}")
+    if any(f < 2 or f % 2 for f in [*args.frames, args.bf16_frames]):
+        parser.error(f"--frames and --bf16-frames must be even numbers ≥ 2 (2 clips per step), got "
+                     f"{args.frames} and {args.bf16_frames}")
     if args.point:
         print(json.dumps(measure_point(json.loads(args.point))), flush=True)
         return
     if not args.report:
         run_all(args)
-    report(load_results(args.results), args.models, args.frames)
+    report(load_results(args.results), args.models, args.frames, args.bf16_frames)
 
 
 if __name__ == "__main__":

@@ -116,6 +116,7 @@ def main() -> None:
     parser.add_argument("--num-train", type=int, default=300, help="synthetic training clips (default 300)")
     parser.add_argument("--paper-shaped", action="store_true", help="also the paper-shaped stage 1 at 224 px")
     parser.add_argument("--paper-steps", type=int, default=6, help="steps of the paper-shaped runs (default 6)")
+    parser.add_argument("--paper-num-train", type=int, default=24, help="clips rendered at 256 px (default 24)")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(json.loads(args.child))), flush=True)
@@ -132,19 +133,19 @@ def main() -> None:
     recipe = json.loads(RECIPE.read_text())
     blocks = [("demo recipe (FLa-LLM stage 1, synthetic 32 px → 28 px crops, batch "
                f"{recipe['per_device_train_batch_size']})", 32, [], recipe["per_device_train_batch_size"], args.steps,
-               args.skip)]
+               args.skip, args.num_train)]
     if args.paper_shaped:
         paper = ["--config_overrides", "{}", "--image_size", "256", "--crop_size", "224",
                  "--per_device_train_batch_size", "2", "--optim", "sgd", "--optim_args", "momentum=0.9",
                  "--learning_rate", "0.01", "--train_tokenizer_vocab_size", "200"]
         blocks.append(("paper-shaped FLa-LLM stage 1 (ResNet-18 + Light-T d 512, 256 → 224 px, batch 2, SGD)", 256,
-                       paper, 2, args.paper_steps, 1))
-    for title, size, extra, batch, steps, skip in blocks:
+                       paper, 2, args.paper_steps, 1, args.paper_num_train))
+    for title, size, extra, batch, steps, skip, num_train in blocks:
         data_dir = work / f"corpus_{size}"
         if not data_dir.exists():
             start = time.perf_counter()
-            make_synthetic_corpus(data_dir, num_train=args.num_train, num_dev=8, num_test=8, image_size=size, seed=0)
-            print(f"rendered {args.num_train} clips at {size} px in {time.perf_counter() - start:.0f} s", flush=True)
+            make_synthetic_corpus(data_dir, num_train=num_train, num_dev=4, num_test=4, image_size=size, seed=0)
+            print(f"rendered {num_train} clips at {size} px in {time.perf_counter() - start:.0f} s", flush=True)
         runs = {w: [] for w in args.workers}
         for repeat in range(args.repeats):
             for workers in args.workers:  # interleaved, so load changes hit every setting alike
@@ -168,7 +169,7 @@ def main() -> None:
             share = statistics.median(v["data_share"] for v in values)
             trainer = statistics.median(v["train_samples_per_second"] or 0 for v in values)
             base = base or rate
-            print(f"  {workers:>7} {rate:10.2f} {rate / base:5.2f}x {wait:11.2f} {share:9.0%} {trainer:17.2f}")
+            print(f"  {workers:>7} {rate:10.3g} {rate / base:5.2f}x {wait:11.2f} {share:9.0%} {trainer:17.3g}")
     print(f"\nload {os.getloadavg()[0]:.1f} at the end")
 
 
