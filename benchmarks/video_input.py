@@ -8,11 +8,14 @@ Rows (frames per second of each way, and its ratio to the reference row of its b
   video file:   torchcodec decoding every frame with one FFmpeg thread (the limit) │ SignVideoProcessor at 224 px:
                 before (all frames read, then a per-clip float tail + pad copy), now with prefetching off (chunks
                 decoded and prepared one after the other on one core) and now (the next chunk decoded in a
-                background thread while this one is resized / cropped / normalised) │ the same with frame_stride=4
+                background thread while this one is resized / cropped / normalised), both also with the clip buffer
+                from a plain torch.empty (4 KiB pages, as before `empty_frames`) │ the same with frame_stride=4
   frame folder: a plain PIL loop (open, RGB, np.asarray, np.stack — the limit) │ read_video before (stack of
                 permuted tensors) and now (stack HWC arrays, one permute) │ the processor at 224 px, before / now
                 with prefetch off / now
   workers:      the processor inside a DataLoader with 0/1/2 worker processes (videos/s vs 0 workers)
+  --profile:    the processor's steps at 224 px timed one by one on one core (decode, resize, crop, uint8 → float32
+                into a fresh buffer with 4 KiB or huge pages or into a reused one, rescale + normalise)
 
 "before" rows run the code paths this package used before the hardening issue, re-created here so both are timed
 in the same process on the same inputs.
