@@ -7,6 +7,8 @@ one process; ratios are the numbers to read.
     python benchmarks/memory_and_speed.py --frames 60 120 --batch-size 2   # the paper's 2 × 120 (slow on a CPU)
     python benchmarks/memory_and_speed.py --threads 1 2          # threads block: step time per thread count
 
+The paper-size table (both stage-2 models, 2 × 120 frames, AdamW, one process per point) is paper_memory.py.
+
 Peak memory is the process's peak resident set size during one training step (forward, backward, SGD step)
 above its size before the step (Linux: /proc/self/clear_refs resets the peak, /proc/self/status VmHWM reads it);
 glibc is told to return large blocks to the system at once (MALLOC_MMAP_THRESHOLD_) so steps do not reuse each

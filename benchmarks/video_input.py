@@ -8,11 +8,14 @@ Rows (frames per second of each way, and its ratio to the reference row of its b
   video file:   torchcodec decoding every frame with one FFmpeg thread (the limit) │ SignVideoProcessor at 224 px:
                 before (all frames read, then a per-clip float tail + pad copy), now with prefetching off (chunks
                 decoded and prepared one after the other on one core) and now (the next chunk decoded in a
-                background thread while this one is resized / cropped / normalised) │ the same with frame_stride=4
+                background thread while this one is resized / cropped / normalised), both also with the clip buffer
+                from a plain torch.empty (4 KiB pages, as before `empty_frames`) │ the same with frame_stride=4
   frame folder: a plain PIL loop (open, RGB, np.asarray, np.stack — the limit) │ read_video before (stack of
                 permuted tensors) and now (stack HWC arrays, one permute) │ the processor at 224 px, before / now
                 with prefetch off / now
   workers:      the processor inside a DataLoader with 0/1/2 worker processes (videos/s vs 0 workers)
+  --profile:    the processor's steps at 224 px timed one by one on one core (decode, resize, crop, uint8 → float32
+                into a fresh buffer with 4 KiB or huge pages or into a reused one, rescale + normalise)
 
 "before" rows run the code paths this package used before the hardening issue, re-created here so both are timed
 in the same process on the same inputs.
@@ -21,6 +24,7 @@ in the same process on the same inputs.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import tempfile
@@ -100,6 +104,22 @@ def serial(fn):
     return run
 
 
+def small_pages(fn):
+    """`fn` with the clip buffers allocated by a plain `torch.empty` (4 KiB pages, first touch page by page), as
+    before `empty_frames` asked the kernel for huge pages."""
+    from sign_translation.processing import video_processing_sign_translation as module
+
+    def run():
+        original = module.empty_frames
+        module.empty_frames = lambda shape, dtype=torch.float32: torch.empty(tuple(shape), dtype=dtype)
+        try:
+            return fn()
+        finally:
+            module.empty_frames = original
+
+    return run
+
+
 def legacy_read_folder(folder: Path) -> torch.Tensor:
     """read_video on a frame folder as it was: each image permuted to CHW, then torch.stack of the strided views."""
     from PIL import Image
@@ -165,12 +185,57 @@ def workers_block(video: Path, processor, repeats: int) -> dict[str, float]:
     return interleaved({f"DataLoader, {w} worker process(es)": run(w) for w in (0, 1, 2)}, max(1, repeats // 2))
 
 
+def profile_block(video: Path, processor, frames: int, repeats: int) -> dict[str, float]:
+    """The processor's steps at 224 px timed one by one on the whole clip, chunk by chunk as the processor runs
+    them (8 frames), one core: where the time of "every frame of a file" goes."""
+    from torchcodec.decoders import VideoDecoder
+
+    from sign_translation.processing import video_processing_sign_translation as module
+
+    opts = processor._standardize_kwargs(**{n: getattr(processor, n, None) for n in processor.valid_kwargs.__annotations__})
+    chunks = [list(range(start, min(start + 8, frames))) for start in range(0, frames, 8)]
+    decoder = VideoDecoder(str(video), seek_mode="exact", num_ffmpeg_threads=1)
+    decoded = [decoder.get_frames_at(indices=c).data for c in chunks]
+    resized = [processor.resize(c, size=opts["size"], resample=opts.get("resample")) for c in decoded]
+    cropped = [processor.center_crop(c, opts["crop_size"]) for c in resized]
+    scale, shift = processor._affine_normalization(opts, 3)
+    shape = (frames, *cropped[0].shape[1:])
+    reused = torch.empty(shape)
+
+    def decode():
+        d = VideoDecoder(str(video), seek_mode="exact", num_ffmpeg_threads=1)
+        for c in chunks:
+            d.get_frames_at(indices=c)
+
+    def convert(buffer):
+        cursor = 0
+        for c in cropped:
+            buffer[cursor : cursor + c.shape[0]].copy_(c)
+            cursor += c.shape[0]
+
+    def normalise():
+        for start in range(0, frames, 8):
+            reused[start : start + 8].mul_(scale).add_(shift)
+
+    return interleaved({
+        "decode (torchcodec, 8-frame chunks)": decode,
+        "resize 320x240 -> 256x256 (uint8, antialiased)": lambda: [processor.resize(c, size=opts["size"],
+                                                                   resample=opts.get("resample")) for c in decoded],
+        "centre crop 224 (a view)": lambda: [processor.center_crop(c, opts["crop_size"]) for c in resized],
+        "uint8 -> float32 into a fresh buffer, 4 KiB pages": lambda: convert(torch.empty(shape)),
+        "uint8 -> float32 into a fresh buffer, huge pages (now)": lambda: convert(module.empty_frames(shape)),
+        "uint8 -> float32 into a reused buffer (no page faults)": lambda: convert(reused),
+        "rescale + normalise in place (mul_, add_)": normalise,
+    }, repeats)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=100, help="frames of the test clip (default 100)")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per row (median; default 5)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1; see pipeline_latency.py)")
     parser.add_argument("--skip-workers", action="store_true", help="leave out the DataLoader workers block")
+    parser.add_argument("--profile", action="store_true", help="also time the processor's steps one by one")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -185,19 +250,25 @@ def main() -> None:
     assert torch.allclose(now(str(video))["pixel_values_videos"], before(str(video))["pixel_values_videos"], atol=1e-5)
     indices = list(range(args.frames))
     print(f"torch threads {torch.get_num_threads()}; {args.frames} frames; medians of {args.repeats} interleaved repeats"
-          " (the machine may be shared: compare ratios within a block, not absolute numbers across runs)")
+          " (the machine may be shared: compare ratios within a block, not absolute numbers across runs); "
+          f"1-minute load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
     file_rows = interleaved({
         "torchcodec decode, all frames, 320x240, 1 FFmpeg thread (the limit)":
             lambda: VideoDecoder(str(video), seek_mode="exact", num_ffmpeg_threads=1).get_frames_at(indices=indices),
         "processor 224 px, before (original float tail)": lambda: before(str(video)),
         "processor 224 px, now, prefetch off (one core)": serial(lambda: now(str(video))),
+        "processor 224 px, now, prefetch off, 4 KiB-page buffers": serial(small_pages(lambda: now(str(video)))),
+        "processor 224 px, now, 4 KiB-page buffers": small_pages(lambda: now(str(video))),
         "processor 224 px, now (decoding overlaps preparation)": lambda: now(str(video)),
         "processor 224 px, frame_stride=4, before (frames/s of the source)": lambda: before(str(video), frame_stride=4),
         "processor 224 px, frame_stride=4, now, prefetch off": serial(lambda: now(str(video), frame_stride=4)),
         "processor 224 px, frame_stride=4, now": lambda: now(str(video), frame_stride=4),
     }, args.repeats)
     print_block("video file (mp4, H.264)", file_rows, args.frames)
+    if args.profile:
+        steps = profile_block(video, now, args.frames, args.repeats)
+        print_block("the processor's steps at 224 px, one by one (ratio: decode time / step time)", steps, args.frames)
 
     folder_rows = interleaved({
         "PIL loop: open, RGB, np.asarray, np.stack (the limit)": lambda: pil_loop(folder),
@@ -212,6 +283,7 @@ def main() -> None:
     if not args.skip_workers:
         rows = workers_block(video, now, args.repeats)
         print_block("processor in a DataLoader (8 clips, frame_stride=4)", rows, 8, unit="videos/s")
+    print(f"\n1-minute load average at the end: {os.getloadavg()[0]:.2f}")
 
 
 def _legacy_folder_processor(processor, folder: Path):

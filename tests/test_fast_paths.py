@@ -1,6 +1,6 @@
 """The faster code paths compute what the plain ones did: gradient checkpointing through the ResNet backbone (same
 loss, gradients and BatchNorm statistics, less memory kept for backward), the one-pass normalisation into the
-padded batch, and frame folders stacked as HWC arrays."""
+padded batch (in buffers the kernel may back with huge pages), and frame folders stacked as HWC arrays."""
 
 import copy
 
@@ -73,3 +73,19 @@ def test_frame_folder_is_read_exactly_like_a_pil_loop(tmp_path):
     frames, indices, info = read_video(str(tmp_path))
     assert info.num_frames == 40 and indices.tolist() == list(range(40))
     assert torch.equal(frames, torch.from_numpy(arrays).permute(0, 3, 1, 2))
+
+
+def test_huge_page_buffers_are_plain_tensors_and_padding_stays_zero():
+    from sign_translation.processing import video_processing_sign_translation as module
+
+    buffer = module.empty_frames((3, 3, 256, 256))  # 2.25 MiB: above the huge-page threshold
+    assert buffer.shape == (3, 3, 256, 256) and buffer.dtype == torch.float32 and buffer.is_contiguous()
+    buffer.fill_(1.5)
+    assert float(buffer.sum()) == 1.5 * buffer.numel()
+    assert module.empty_frames((2, 4), torch.uint8).dtype == torch.uint8  # small: no hint, still a tensor
+    # large padded batch: values of each clip kept, the padding zero although the buffer starts uninitialised
+    clips = [torch.full((n, 3, 128, 128), float(n)) for n in (9, 4)]
+    batch = SignVideoProcessor.pad_videos(clips)
+    values = batch["pixel_values_videos"]
+    assert torch.equal(values[0], clips[0]) and torch.equal(values[1, :4], clips[1])
+    assert values[1, 4:].abs().sum() == 0 and batch["video_mask"].sum(1).tolist() == [9, 4]
