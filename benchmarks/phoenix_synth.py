@@ -730,21 +730,19 @@ def main(argv: list[str] | None = None) -> dict | None:
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             **record,
         }
-        if variant.key in "cdefg" and record.get("run_dir"):
-            try:  # a diagnostic: never lose a finished run's record to it
-                record["video_reliance"] = video_reliance(REPO / record["run_dir"], args.corpus,
-                                                          max_clips=args.max_eval_samples)
-            except Exception as err:  # noqa: BLE001
-                logger.warning("video reliance of %s could not be measured: %s", record["run_dir"], err)
-                record["video_reliance"] = {"error": f"{type(err).__name__}: {err}"}
-        if variant.key in "cdefg" and record.get("run_dir"):
-            try:  # the tested checkpoint's model card, carrying its PHOENIX-synth numbers
-                from sign_translation.card import write_model_card
+        if variant.key in "cdefg" and record.get("run_dir"):  # the video variants' tested checkpoint
+            from sign_translation.card import write_model_card
 
-                record["model_card"] = _display_path(write_model_card(REPO / record["run_dir"],
-                                                                      dataset_name="phoenix_synth"))
+            model_dir = REPO / record["run_dir"]
+            try:  # diagnostics and the card never lose a finished run's record
+                record["video_reliance"] = video_reliance(model_dir, args.corpus, max_clips=args.max_eval_samples)
             except Exception as err:  # noqa: BLE001
-                logger.warning("no model card for %s: %s", record["run_dir"], err)
+                logger.warning("video reliance of %s could not be measured: %s", model_dir, err)
+                record["video_reliance"] = {"error": f"{type(err).__name__}: {err}"}
+            try:  # its model card, carrying its PHOENIX-synth numbers
+                record["model_card"] = _display_path(write_model_card(model_dir, dataset_name="phoenix_synth"))
+            except Exception as err:  # noqa: BLE001
+                logger.warning("no model card for %s: %s", model_dir, err)
         if getattr(args, "llm_given", None) and str(args.llm) != args.llm_given:
             # record the model as the user named it (gemma-3-270m), not this machine's converted cache folder
             record = json.loads(json.dumps(record).replace(json.dumps(str(args.llm))[1:-1], args.llm_given))
