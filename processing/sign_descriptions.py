@@ -574,6 +574,9 @@ def descriptions_from_corpus(
     return cache.reload()
 
 
+ENCODED_TEXTS_KEPT = 100_000  # distinct texts whose vectors encode_descriptions keeps (768-d: ~300 MB)
+
+
 def encode_descriptions(
     encoder: DescriptionEncoder | Any,
     descriptions_cache: DescriptionCache | str | os.PathLike,
@@ -588,7 +591,8 @@ def encode_descriptions(
 
     Each embeddings row records the checksum of the descriptions row it was made from; a cached row whose
     descriptions have changed since raises `SignInputError` (stale) unless `overwrite=True`. Identical description
-    strings are encoded once per shard group.
+    strings are encoded once per call (up to `ENCODED_TEXTS_KEPT` distinct texts are remembered across groups;
+    rendered or templated descriptions repeat: PHOENIX-synth has 6,651 distinct texts for 632,013 frames).
 
     Returns:
         the embeddings `DescriptionCache` (kind "embeddings"), loaded; `cache.embeddings_for(name, indices)`.
@@ -617,18 +621,20 @@ def encode_descriptions(
                 f"descriptions than those now in {source.cache_dir}; pass overwrite=True to re-encode everything"
             )
         todo = [n for n in source.names if n not in writer]
+        memo: dict[str, np.ndarray] = {}  # text -> vector: a text repeated across groups is encoded once
         logger.info("encoding the descriptions of %d videos (%d already encoded)", len(todo), len(source) - len(todo))
         with _progress(len(todo), "encoding descriptions", disable_progress) as bar:
             for start in range(0, len(todo), videos_per_shard):
                 group = [source.get(name) for name in todo[start : start + videos_per_shard]]
-                unique = sorted({text for entry in group for text in entry["descriptions"]})
-                vectors = encoder.encode(unique)
-                position = {text: i for i, text in enumerate(unique)}
+                new = sorted({text for entry in group for text in entry["descriptions"]} - memo.keys())
+                fresh = dict(zip(new, encoder.encode(new))) if new else {}
                 for entry in group:
-                    rows = [position[text] for text in entry["descriptions"]]
-                    writer.add(entry["name"], entry["frame_indices"], entry["num_frames"], embeddings=vectors[rows],
+                    rows = np.stack([memo[text] if text in memo else fresh[text] for text in entry["descriptions"]])
+                    writer.add(entry["name"], entry["frame_indices"], entry["num_frames"], embeddings=rows,
                                source_checksum=entry["checksum"])  # fmt: skip
                     bar.update(1)
+                if len(memo) + len(fresh) <= ENCODED_TEXTS_KEPT:
+                    memo.update(fresh)
     return cache.reload()
 
 

@@ -494,6 +494,15 @@ def test_encode_descriptions_lookup_resume_and_staleness(encoder, corpus, tmp_pa
     encode_descriptions(encoder, descriptions, tmp_path / "emb", disable_progress=True)
     assert calls == []  # all cached: nothing re-encoded
 
+    # one video per group: a text repeated across videos is still encoded once, with the same vectors
+    again = encode_descriptions(encoder, descriptions, tmp_path / "emb1", videos_per_shard=1, disable_progress=True)
+    encoded = [text for call in calls for text in call]
+    distinct = {t for n in descriptions.names for t in descriptions.get(n)["descriptions"]}
+    assert sorted(encoded) == sorted(distinct) and len(encoded) < sum(len(descriptions.get(n)["descriptions"])
+                                                                      for n in descriptions.names)
+    np.testing.assert_allclose(again.get(name)["embeddings"], entry["embeddings"], atol=1e-5)
+    calls.clear()
+
     # a descriptions row regenerated differently (same settings) makes its cached vectors stale
     victim = descriptions.dataset[0]["name"]
     shard = next(p for p in descriptions.shard_files() if victim.encode() in p.read_bytes())
