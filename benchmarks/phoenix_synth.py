@@ -396,21 +396,42 @@ def run_mmslt(args, variant: Variant) -> dict:
     pretrain = {**_recipe(args, variant, 0), **_budget_overrides(args)}
     pretrain.setdefault("config_overrides", {})["use_description_mapper"] = use_mapper
     translate = {**_recipe(args, variant, 1), **_budget_overrides(args)}
+    if args.translation_steps is not None:
+        translate["max_steps"] = args.translation_steps
     common = ["--data_dir", str(args.corpus), "--seed", str(args.seed)]
-    pre_results = run_dir / "pretrain" / "results.json"
-    if pre_results.is_file() and "retrieval" in (saved := json.loads(pre_results.read_text())):
+    pretrain_dir = run_dir / "pretrain"
+    if args.translation_steps is not None and args.tag and not _pretrained(pretrain_dir):
+        # a run that departs only in its translation budget shares the untagged run's finished pre-training when
+        # that was made with the same pre-training recipe
+        untagged = args.workdir / _run_name(variant, argparse.Namespace(seed=args.seed, tag=None), encoder_tag)
+        saved_recipe = untagged / "pretrain.json"
+        same = saved_recipe.is_file() and json.loads(saved_recipe.read_text()) == {
+            k: v for k, v in json.loads(json.dumps(pretrain)).items() if k != "_path"}
+        if same and _pretrained(untagged / "pretrain"):
+            pretrain_dir = untagged / "pretrain"
+            logger.info("using the finished pre-training of %s", untagged)
+    if saved := _pretrained(pretrain_dir):
         pre = saved  # pre-training finished in an earlier call; a stopped one resumes from its last checkpoint
     else:
         pre = mmslt.main(["--recipe", str(_write_recipe(run_dir, "pretrain.json", pretrain)), *common,
-                          "--description_cache", str(embeddings), "--output_dir", str(run_dir / "pretrain")])
+                          "--description_cache", str(embeddings), "--output_dir", str(pretrain_dir)])
     results = finished_results(run_dir / "model", translate.get("max_steps")) or mmslt.main(["--recipe", str(_write_recipe(run_dir, "translate.json", translate)), *common,
-                          "--pretrained_model_name_or_path", str(run_dir / "pretrain"),
+                          "--pretrained_model_name_or_path", str(pretrain_dir),
                           "--output_dir", str(run_dir / "model")],
                          callbacks=[dev_curve_callback(run_dir / "model")])
     record = _trainer_record(results, run_dir / "model", {"pretrain": pretrain, "translate": translate,
                                                           "description_encoder": str(args.description_encoder)})
     record["retrieval_after_pretraining"] = pre.get("retrieval")
+    record["pretraining"] = str(pretrain_dir.relative_to(REPO) if pretrain_dir.is_relative_to(REPO) else pretrain_dir)
     return record
+
+
+def _pretrained(pretrain_dir: Path) -> dict | None:
+    """The results of a finished MMSLT pre-training (with its retrieval scores), else None."""
+    results = pretrain_dir / "results.json"
+    if results.is_file() and "retrieval" in (saved := json.loads(results.read_text())):
+        return saved
+    return None
 
 
 def train_text_llm(dataset, llm_path, output_dir: Path, recipe: dict, seed: int = 0, callbacks=None) -> dict:
@@ -692,11 +713,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--recipe", nargs="+", default=None, help="replace the variant's recipe file(s)")
     parser.add_argument("--max-steps", type=int, default=None, help="override the recipe's steps (a smaller budget)")
     parser.add_argument("--eval-steps", type=int, default=None, help="override how often dev BLEU-4 is measured")
+    parser.add_argument("--translation-steps", type=int, default=None,
+                        help="f/g: the translation stage's steps only; with --tag, the untagged run's finished "
+                             "pre-training (same variant and seed) is reused")
     parser.add_argument("--max-train-samples", type=int, default=None)
     parser.add_argument("--max-eval-samples", type=int, default=None, help="dev clips evaluated during training")
     args = parser.parse_args(argv)
     if not (args.variant or args.table or args.curves or args.probe):
         parser.error("give --variant NAME, --table, --curves or --probe CHECKPOINT")
+    if args.translation_steps is not None:
+        if args.translation_steps < 1:
+            parser.error(f"--translation-steps: expected a positive number of steps, got {args.translation_steps}")
+        if args.variant and resolve_variant(args.variant).name not in ("mmslt", "mmslt_no_mapper"):
+            parser.error("--translation-steps applies to the MMSLT variants f and g only")
     if args.llm is not None:  # an offline model name (gemma-3-270m) or a GGUF file: its converted plain folder
         from sign_translation.modeling.pretrained_sources import resolve_pretrained
 

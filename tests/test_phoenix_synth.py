@@ -329,6 +329,18 @@ def test_benchmark_mmslt_variants_with_and_without_mapper(bench, tiny_corpus, tm
         assert record["video_reliance"]["tokens"] > 0 and "gap" in record["video_reliance"]
     assert [r["variant"] for r in json.loads(results.read_text())] == ["mmslt", "mmslt_no_mapper"]
 
+    # a longer translation stage on the same pre-training: the untagged run's pre-training is reused, not redone
+    before = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    longer = bench.main(["--variant", "f", *common, "--tag", "longer", "--translation-steps", "4"])
+    assert longer["pretraining"] == f["pretraining"] and longer["pretraining"].endswith("-seed0/pretrain")
+    assert longer["settings"]["translate"]["max_steps"] == 4 and [p["step"] for p in longer["curve"]] == [2, 4]
+    assert not (tmp_path / "runs" / (Path(f["pretraining"]).parent.name + "-longer") / "pretrain").exists()
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(before + [Path(f["pretraining"]).parent.name + "-longer"])
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--variant", "c", "--translation-steps", "4"])
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--variant", "f", "--translation-steps", "0"])
+
 
 def test_curves_show_unfinished_runs_with_their_stage1_time(bench, tmp_path):
     """A stopped stage-2 run (curve points, no record yet) is drawn, offset by its stage-1 encoder's training time;
