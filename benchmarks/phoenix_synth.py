@@ -422,6 +422,7 @@ def run_mmslt(args, variant: Variant) -> dict:
     record = _trainer_record(results, run_dir / "model", {"pretrain": pretrain, "translate": translate,
                                                           "description_encoder": str(args.description_encoder)})
     record["retrieval_after_pretraining"] = pre.get("retrieval")
+    record["stage1_train_seconds"] = (pre.get("train") or {}).get("train_runtime")  # MMLP pre-training, f/g's stage 1
     record["pretraining"] = str(pretrain_dir.relative_to(REPO) if pretrain_dir.is_relative_to(REPO) else pretrain_dir)
     return record
 
@@ -589,7 +590,7 @@ def format_table(records: list[dict]) -> str:
         signatures.add(t.get("signature"))
     lines.append("test split; BLEU: sacrebleu " + " / ".join(sorted(s for s in signatures if s)) +
                  "; ROUGE-L: mean sentence LCS F; train: training wall time without evaluation; +stage1: "
-                 "with the frozen stage-1 encoder's training time (d, e); video: dev loss with another clip's video minus "
+                 "with the frozen stage-1 encoder's training time (d, e) or the MMLP pre-training's (f, g); video: dev loss with another clip's video minus "
                  "with its own (nats/token; ~0 = the model does not read the signs)")
     for r in rows:
         s = r.get("settings", {})
