@@ -393,7 +393,9 @@ def run_mmslt(args, variant: Variant) -> dict:
     encode_descriptions(DescriptionEncoder.from_pretrained(str(args.description_encoder)), descriptions, embeddings)
     use_mapper = variant.name == "mmslt"
     run_dir = args.workdir / _run_name(variant, args, encoder_tag)
-    pretrain = {**_recipe(args, variant, 0), **_budget_overrides(args)}
+    # --eval-steps is the translation's dev evaluation; pre-training has none and keeps its recipe's save interval
+    pretrain = {**_recipe(args, variant, 0), **{k: v for k, v in _budget_overrides(args).items()
+                                                  if k not in ("eval_steps", "save_steps")}}
     pretrain.setdefault("config_overrides", {})["use_description_mapper"] = use_mapper
     translate = {**_recipe(args, variant, 1), **_budget_overrides(args)}
     if args.translation_steps is not None:
