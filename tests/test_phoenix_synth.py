@@ -388,3 +388,37 @@ def test_sign_recognition_probe_cuts_every_sign_and_reports_chance(tiny_corpus, 
     assert all(0 <= record["dev_accuracy"][k] <= 100 for k in ("gloss", *probe.FACTORS))
     assert record["classes"]["hands"] == 2 and record["corpus"]["dev_signs"] == len(glosses)
     assert 0 < record["chance_most_frequent_train_class"]["gloss"] < 100
+
+
+def test_translator_probe_trains_light_t_on_frozen_features(tiny_corpus, tiny_tokenizer, tmp_path):
+    """benchmarks/phoenix_synth_translator_probe.py: per-frame features of a frozen backbone computed once (stride 4,
+    28-px crops), FLa-LLM stage 1's temporal module + VL-adapter + Light-T trained on them; each evaluation reports
+    the dev loss with own and with another clip's features and their gap."""
+    from sign_translation import (
+        FlaLlmConfig,
+        FlaLlmForVisualInitialization,
+        SignTranslationProcessor,
+        SignVideoProcessor,
+    )
+
+    spec = importlib.util.spec_from_file_location(
+        "phoenix_synth_translator_probe", REPO / "benchmarks" / "phoenix_synth_translator_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    stage1 = tmp_path / "stage1"
+    FlaLlmForVisualInitialization(FlaLlmConfig.tiny(vocab_size=len(tiny_tokenizer))).save_pretrained(stage1)
+    SignTranslationProcessor(SignVideoProcessor(size={"height": 32, "width": 32}), tiny_tokenizer).save_pretrained(stage1)
+    out = tmp_path / "probe.json"
+    argv = ["--stage1", str(stage1), "--corpus", str(tiny_corpus), "--cache", str(tmp_path / "cache"), "--steps", "4",
+            "--eval-every", "2", "--batch", "8", "--warmup", "1", "--output", str(out)]
+    log = probe.main(argv)
+    assert [point["step"] for point in log] == [2, 4] and json.loads(out.read_text())["log"] == log
+    for point in log:
+        assert point["gap"] == pytest.approx(point["dev_loss_other_video"] - point["dev_loss_own_video"], abs=2e-4)
+        assert point["dev_loss_own_video"] > 0 and 0 <= point["dev_bleu4"] <= 100
+    cached = torch.load(next((tmp_path / "cache").glob("features-*.pt")), weights_only=True)
+    rows = [json.loads(line) for line in (tiny_corpus / "dev" / "metadata.jsonl").read_text().splitlines() if line]
+    assert cached["dev"]["lengths"].tolist() == [-(-row["num_frames"] // 4) for row in rows]
+    assert cached["dev"]["features"].shape[0] == sum(cached["dev"]["lengths"].tolist())
+    timeless = lambda points: [{k: v for k, v in point.items() if k != "train_seconds"} for point in points]  # noqa: E731
+    assert timeless(probe.main(argv)) == timeless(log)  # same seed, cached features: the same run
