@@ -25,6 +25,7 @@ The files here travel with checkpoints (remote code): only `from .module import 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -547,6 +548,8 @@ def descriptions_from_corpus(
     names_per_part = _unique_names(parts, name_column, [descriptions_column])
     settings = {"source": "corpus", "column": descriptions_column, "frame_stride": frame_stride}
     cache = DescriptionCache(cache_dir)
+    if not overwrite and _finished(cache, "descriptions", settings, [n for names in names_per_part for n in names]):
+        return cache
     with cache.writer("descriptions", settings, {}, overwrite, videos_per_shard) as writer:
         for part, names in zip(parts, names_per_part):
             columns = [c for c in (descriptions_column, num_frames_column) if c and c in part.column_names]
@@ -572,6 +575,20 @@ def descriptions_from_corpus(
                 indices = np.arange(0, num_frames, frame_stride)
                 writer.add(name, indices, num_frames, descriptions=[texts[j] for j in indices])
     return cache.reload()
+
+
+def _finished(cache: DescriptionCache, kind: str, settings: dict, names: Sequence[str]) -> bool:
+    """Whether `cache` already holds every one of `names`, made with these settings. Such a cache is returned as it
+    is, without taking the writer's lock, so that several jobs can read one finished cache at the same time (a
+    writer is single-process: a second one is refused while the first holds the lock)."""
+    if not cache.exists():
+        return False
+    try:
+        if cache.kind != kind or cache.settings != json.loads(json.dumps(settings)):
+            return False  # the writer reports the difference
+        return all(name in cache for name in names)
+    except SignInputError:
+        return False  # unreadable: the writer says why
 
 
 ENCODED_TEXTS_KEPT = 100_000  # distinct texts whose vectors encode_descriptions keeps (768-d: ~300 MB)
@@ -613,6 +630,10 @@ def encode_descriptions(
             f"{cache.cache_dir}: the embeddings cache must be another folder than the descriptions cache"
         )
     details = {"descriptions_cache": str(source.cache_dir)}
+    if not overwrite and _finished(cache, "embeddings", settings, source.names) and all(
+        cache.get(n)["source_checksum"] == source.checksum(n) for n in source.names
+    ):
+        return cache
     with cache.writer("embeddings", settings, details, overwrite, videos_per_shard) as writer:
         stale = [n for n in source.names if n in cache and cache.get(n)["source_checksum"] != source.checksum(n)]
         if stale:

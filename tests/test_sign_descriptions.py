@@ -615,3 +615,19 @@ def test_script_main_from_corpus_descriptions(bert_dir, corpus, tmp_path):
     assert summary["videos"] == 1 and summary["frames"] == dataset["dev"][0]["num_frames"] and summary["dim"] == 32
     cache = DescriptionCache.load(tmp_path / "embeddings")
     assert cache.get("dev-00000")["embeddings"].shape == (dataset["dev"][0]["num_frames"], 32)
+
+
+def test_finished_caches_are_read_while_another_job_holds_the_lock(encoder, corpus, tmp_path):
+    """Two benchmark jobs sharing one finished descriptions/embeddings cache: the second must not be refused
+    because the first holds the writer's lock (it only reads); an unfinished cache still needs the lock."""
+    _, dataset = corpus
+    descriptions = descriptions_from_corpus(dataset, tmp_path / "desc")
+    encode_descriptions(encoder, descriptions, tmp_path / "emb", disable_progress=True)
+    with DescriptionCache(tmp_path / "desc").writer("descriptions", descriptions.settings):
+        with DescriptionCache(tmp_path / "emb").writer("embeddings", DescriptionCache(tmp_path / "emb").settings):
+            again = descriptions_from_corpus(dataset, tmp_path / "desc")  # finished: no lock taken
+            assert sorted(again.names) == sorted(descriptions.names)
+            embeddings = encode_descriptions(encoder, again, tmp_path / "emb", disable_progress=True)
+            assert sorted(embeddings.names) == sorted(descriptions.names)
+            with pytest.raises(SignInputError, match="another process"):
+                descriptions_from_corpus(dataset, tmp_path / "desc", frame_stride=2)  # other settings: a writer
