@@ -419,6 +419,8 @@ def run_mmslt(args, variant: Variant) -> dict:
                           "--description_cache", str(embeddings), "--output_dir", str(pretrain_dir)])
     results = finished_results(run_dir / "model", translate.get("max_steps")) or mmslt.main(["--recipe", str(_write_recipe(run_dir, "translate.json", translate)), *common,
                           "--pretrained_model_name_or_path", str(pretrain_dir),
+                          # keyed on the frozen front end's weights: runs on the same pre-training share the features
+                          "--feature_cache_dir", str(args.workdir / "feature_cache" / pretrain_dir.parent.name),
                           "--output_dir", str(run_dir / "model")],
                          callbacks=[dev_curve_callback(run_dir / "model")])
     record = _trainer_record(results, run_dir / "model", {"pretrain": pretrain, "translate": translate,

@@ -336,6 +336,8 @@ def test_benchmark_mmslt_variants_with_and_without_mapper(bench, tiny_corpus, tm
     assert longer["settings"]["translate"]["max_steps"] == 4 and [p["step"] for p in longer["curve"]] == [2, 4]
     assert not (tmp_path / "runs" / (Path(f["pretraining"]).parent.name + "-longer") / "pretrain").exists()
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(before + [Path(f["pretraining"]).parent.name + "-longer"])
+    shared = tmp_path / "runs" / "feature_cache" / Path(f["pretraining"]).parent.name  # one feature cache per pre-training
+    assert any(shared.iterdir()) and not list((tmp_path / "runs").glob("*/model/feature_cache"))
     with pytest.raises(SystemExit):
         bench.parse_args(["--variant", "c", "--translation-steps", "4"])
     with pytest.raises(SystemExit):
