@@ -684,7 +684,7 @@ def plot_curves(records: list[dict], path: Path, workdir: Path | None = None) ->
         if baseline:
             ax.axhline(baseline[-1]["dev_bleu4"], color="grey", ls="--", lw=1, label="a: most frequent sentence")
         ax.set_xlabel("training wall time, minutes (evaluation excluded)" if not cumulative else
-                      "minutes, stage 2 (d, e) counted after its stage-1 encoder's training")
+                      "minutes; d, e after their stage-1 encoder's training, f, g after pre-training")
         ax.set_title("dev BLEU-4 during training" if not cumulative else "equal wall-clock: stage 1 included")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("dev BLEU-4 (sacrebleu)")
