@@ -221,10 +221,15 @@ def _budget_overrides(args) -> dict:
     return overrides
 
 
+def _recipe_as_written(recipe: dict) -> dict:
+    """The recipe as `_write_recipe` saves it (plain JSON values, without its source path)."""
+    return json.loads(json.dumps({k: v for k, v in recipe.items() if k != "_path"}))
+
+
 def _write_recipe(run_dir: Path, name: str, recipe: dict) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / name
-    path.write_text(json.dumps({k: v for k, v in recipe.items() if k != "_path"}, indent=2))
+    path.write_text(json.dumps(_recipe_as_written(recipe), indent=2))
     return path
 
 
@@ -407,8 +412,7 @@ def run_mmslt(args, variant: Variant) -> dict:
         # that was made with the same pre-training recipe
         untagged = args.workdir / _run_name(variant, argparse.Namespace(seed=args.seed, tag=None), encoder_tag)
         saved_recipe = untagged / "pretrain.json"
-        same = saved_recipe.is_file() and json.loads(saved_recipe.read_text()) == {
-            k: v for k, v in json.loads(json.dumps(pretrain)).items() if k != "_path"}
+        same = saved_recipe.is_file() and json.loads(saved_recipe.read_text()) == _recipe_as_written(pretrain)
         if same and _pretrained(untagged / "pretrain"):
             pretrain_dir = untagged / "pretrain"
             logger.info("using the finished pre-training of %s", untagged)
