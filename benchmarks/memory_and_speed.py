@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Peak memory and step time of FLa-LLM stage 1 (ResNet-18 + Light-T, paper shapes, random weights) at 224 px,
-with and without `gradient_checkpointing_enable()`, and how both grow with the number of frames. Side by side in
+with and without `activation_checkpointing_enable()`, and how both grow with the number of frames. Side by side in
 one process; ratios are the numbers to read.
 
     python benchmarks/memory_and_speed.py                        # batch 1 × 16/32/64 frames (reduced, see below)
@@ -101,7 +101,7 @@ def main() -> None:
         rows = {}
         for enabled in (False, True):  # interleaved per frame count
             if enabled:
-                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+                model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
             else:
                 model.gradient_checkpointing_disable()
             runs = [one_step(model, optimizer, args.batch_size, frames) for _ in range(args.repeats)]

@@ -17,7 +17,7 @@ Models (random weights, paper shapes, no download):
                AdamW (the recipe's).
 
 Each point: 2 clips × F/2 frames at 224 px (F = total frames per step: 60/120/240/480; the paper's batch is 2 ×
-120 = 240 here), 24 target tokens per clip, `model.gradient_checkpointing_enable()` off/on, fp32 or bf16 autocast.
+120 = 240 here), 24 target tokens per clip, `model.activation_checkpointing_enable()` off/on, fp32 or bf16 autocast.
 A warm-up step on 2 × 4 frames first allocates the gradients and the optimizer state, so the timed step is a
 steady-state step: its peak resident set size (VmHWM after resetting it through /proc/self/clear_refs) is what a
 training run needs. Reported: the process's peak RSS (weights + gradients + optimizer state + activations + the
@@ -130,7 +130,7 @@ def measure_point(point: dict) -> dict:
     built = time.perf_counter() - built
     vocab = STAGE1_VOCAB if point["model"] == "fla_stage1" else model.config.text_config.vocab_size
     if point["checkpointing"]:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     bf16 = point["dtype"] == "bf16"
     clips, size = point["clips"], point["size"]
 

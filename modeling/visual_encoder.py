@@ -85,7 +85,8 @@ class FrameBackbone(nn.Module):
     def __init__(self, vision_config):
         super().__init__()
         self.model = AutoModel.from_config(vision_config)
-        # Set by `model.gradient_checkpointing_enable()` (transformers sets every module's `gradient_checkpointing`).
+        # Set by `model.activation_checkpointing_enable()` or its deprecated alias `gradient_checkpointing_enable()`
+        # (transformers sets every module's `gradient_checkpointing`).
         # ResNet has no checkpointing of its own, and its activations over all frames of a batch are most of a
         # stage-1 step's memory, so the stages are checkpointed here.
         self.gradient_checkpointing = False

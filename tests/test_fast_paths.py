@@ -5,6 +5,7 @@ padded batch (in buffers the kernel may back with huge pages), and frame folders
 import copy
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -30,7 +31,7 @@ def test_gradient_checkpointing_reaches_the_backbone_with_identical_results():
     torch.manual_seed(0)
     plain = FlaLlmForVisualInitialization(FlaLlmConfig.tiny(vocab_size=99)).train()
     checkpointed = copy.deepcopy(plain)
-    checkpointed.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    checkpointed.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     assert checkpointed.visual_encoder.backbone.gradient_checkpointing
     video, labels = torch.randn(2, 6, 3, 32, 32), torch.tensor([[5, 6, 2], [7, 2, -100]])
     mask = torch.tensor([[1] * 6, [1] * 4 + [0] * 2])
@@ -89,3 +90,25 @@ def test_huge_page_buffers_are_plain_tensors_and_padding_stays_zero():
     values = batch["pixel_values_videos"]
     assert torch.equal(values[0], clips[0]) and torch.equal(values[1, :4], clips[1])
     assert values[1, 4:].abs().sum() == 0 and batch["video_mask"].sum(1).tolist() == [9, 4]
+
+
+@pytest.mark.parametrize("route", ["deprecated_alias", "trainer_argument"])
+def test_every_route_to_activation_checkpointing_reaches_the_backbone(route, tmp_path):
+    """transformers 5 renamed `gradient_checkpointing_enable` to `activation_checkpointing_enable`; the old name
+    (a FutureWarning until v6) and the Trainer's `activation_checkpointing=True` must reach the ResNet as well."""
+    from transformers import Trainer, TrainingArguments
+
+    torch.manual_seed(0)
+    model = FlaLlmForVisualInitialization(FlaLlmConfig.tiny(vocab_size=99)).train()
+    assert not model.visual_encoder.backbone.gradient_checkpointing
+    if route == "deprecated_alias":
+        with pytest.warns(FutureWarning, match="activation_checkpointing_enable"):
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        example = {"pixel_values_videos": torch.randn(4, 3, 32, 32), "video_mask": torch.ones(4, dtype=torch.long),
+                   "labels": torch.tensor([5, 6, 2])}
+        args = TrainingArguments(str(tmp_path), activation_checkpointing=True, max_steps=1, per_device_train_batch_size=2,
+                                 report_to=[], use_cpu=True, save_strategy="no", disable_tqdm=True)
+        Trainer(model=model, args=args, train_dataset=[example, example]).train()
+    assert model.visual_encoder.backbone.gradient_checkpointing
+    assert model.is_activation_checkpointing

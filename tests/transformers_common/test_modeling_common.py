@@ -247,8 +247,8 @@ class ModelTesterMixin:
             for checkpointing in (False, True):
                 model = self._model(model_class, config).train()
                 if checkpointing:
-                    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-                    assert model.is_gradient_checkpointing
+                    model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+                    assert model.is_activation_checkpointing
                 self.model_tester.scalar_output(model(**self._prepare_for_class(inputs, model_class))).backward()
                 grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
             assert sorted(grads[0]) == sorted(grads[1])
