@@ -238,11 +238,34 @@ def test_missing_weights_are_an_error_not_a_random_initialisation(stage2_checkpo
         (["synth", "out", "--num-train", "-5"], "--num-train: expected an integer ≥ 0, got -5"),
         (["describe", "d", "o", "--frame-stride", "0"], "--frame-stride: expected an integer ≥ 1, got 0"),
         (["translate", "v.mp4", "--model", "m", "--batch-size", "two"], "expected an integer ≥ 1, got 'two'"),
+        (["serve", "--model", "m", "--port", "99999"], "--port: expected an integer ≥ 0 and ≤ 65535, got 99999"),
+        (["serve", "--model", "m", "--max-seconds", "-1"], "--max-seconds: expected a finite number > 0, got -1"),
+        (["serve", "--model", "m", "--max-megabytes", "nan"], "--max-megabytes: expected a finite number > 0"),
+        (["demo", "--num-train", "0"], "--num-train: expected an integer ≥ 1, got 0"),
+        (["demo", "--stage1-steps", "0"], "--stage1-steps: expected an integer ≥ 1, got 0"),
+        (["translate", "v.mp4", "--model", "m", "--device", "banana"], "--device: 'banana' is not a torch device"),
+        (["evaluate", "--model", "m", "--data-dir", "d", "--device", "cuda:x"], "is not a torch device"),
+        (["push", "ckpt", "--repo-id", "bad repo id!!"], "--repo-id: 'bad repo id!!' is not a Hub repo id"),
     ],
 )
-def test_cli_refuses_nonsense_numbers(capsys, argv, message):
+def test_cli_refuses_nonsense_options(capsys, argv, message):
     code, _, err = run_cli(capsys, *argv)
     assert code == 2 and message in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
+def test_cli_device_the_machine_lacks_is_one_line_before_loading(capsys):
+    code, out, err = run_cli(capsys, "translate", "v.mp4", "--model", "no-such-folder/m", "--device", "cuda")
+    assert code == 2
+    assert "--device: 'cuda': no cuda device is available on this machine" in err
+    assert "use --device cpu" in err and "Traceback" not in err + out
+
+
+def test_cli_model_that_is_a_file_is_named(capsys, stage2_checkpoint, real_videos):
+    code, out, err = run_cli(capsys, "translate", str(real_videos["SOUP.mp4"]), "--model",
+                             str(stage2_checkpoint / "model.safetensors"))
+    assert code == 2
+    assert "model.safetensors: is a file; expected a checkpoint folder" in err
 
 
 def test_cli_odd_image_size_is_refused_before_rendering(capsys, tmp_path):

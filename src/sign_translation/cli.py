@@ -28,7 +28,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .processing.errors import SignInputError
-from .validation import check_output_dir, check_output_file, float_in, int_at_least
+from .validation import (
+    check_output_dir,
+    check_output_file,
+    device_spec,
+    float_in,
+    hub_repo_id,
+    int_at_least,
+    int_in,
+    positive_float,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -261,7 +270,7 @@ def _add_describe_command(subparsers) -> None:
                         help="texts per encoder batch (default 64)")
     parser.add_argument("--skip-encoding", action="store_true", help="stop after the descriptions")
     parser.add_argument("--dtype", default=None, help="MLLM dtype (default float16 on CUDA, float32 on CPU)")
-    parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
+    parser.add_argument("--device", type=device_spec, default=None, help="default: cuda if available, else cpu")
     parser.add_argument("--overwrite", action="store_true", help="replace caches made with other settings")
     parser.add_argument("--fail-fast", action="store_true",
                         help="stop at the first video that cannot be read (default: describe the others, report "
@@ -314,7 +323,7 @@ def _add_model_arguments(parser) -> None:
     parser.add_argument("--batch-size", type=int_at_least(1), default=4, help="videos per forward pass (default 4)")
     parser.add_argument("--num-beams", type=int_at_least(1), default=None, help="beam size (default: the checkpoint's)")
     parser.add_argument("--max-new-tokens", type=int_at_least(1), default=None, help="default: the checkpoint's")
-    parser.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1 (default: cpu)")
+    parser.add_argument("--device", type=device_spec, default=None, help="e.g. cpu, cuda, cuda:1 (default: cpu)")
     parser.add_argument("--trust-remote-code", action="store_true",
                         help="use the code shipped with the checkpoint (not needed with this package installed)")
     parser.add_argument("--fail-fast", action="store_true",
@@ -331,6 +340,9 @@ def _load_pipeline(args):
 
     kwargs = {k: v for k, v in (("num_beams", args.num_beams), ("max_new_tokens", args.max_new_tokens)) if v}
     looks_local = args.model.startswith((".", "/", "~")) or os.sep in args.model.strip("/").replace("/", os.sep, 1)
+    if os.path.isfile(os.path.expanduser(args.model)):
+        raise SignInputError(f"--model {args.model}: is a file; expected a checkpoint folder (config.json, "
+                             "model.safetensors, the processor files) or a Hub repo id")
     if looks_local and not os.path.isdir(os.path.expanduser(args.model)) and args.model.count("/") != 1:
         raise SignInputError(f"--model {args.model}: no such checkpoint folder")
     try:
@@ -547,7 +559,7 @@ def _add_push_command(subparsers) -> None:
                     "results.json and training_args.json, and upload it in one commit.",
     )
     parser.add_argument("checkpoint", metavar="DIR", help="a checkpoint folder written by the training scripts")
-    parser.add_argument("--repo-id", required=True, help="e.g. your-name/fla-llm-phoenix14t")
+    parser.add_argument("--repo-id", type=hub_repo_id, required=True, help="e.g. your-name/fla-llm-phoenix14t")
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--token", default=None, help="default: the logged-in token / HF_TOKEN")
     parser.add_argument("--dataset", default=None, help="dataset name for the card (phoenix14t, csl_daily, ...)")
@@ -602,11 +614,11 @@ def _add_serve_command(subparsers) -> None:
     _add_model_arguments(parser)
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 serves other machines)")
-    parser.add_argument("--port", type=int, default=7860, help="default 7860")
+    parser.add_argument("--port", type=int_in(0, 65535), default=7860, help="default 7860")
     parser.add_argument("--examples", nargs="*", default=None, metavar="VIDEO",
                         help="example videos listed under the upload box (default: the checkpoint's examples/ folder)")
-    parser.add_argument("--max-seconds", type=float, default=60.0, help="refuse longer videos (default 60)")
-    parser.add_argument("--max-megabytes", type=float, default=50.0, help="refuse larger uploads (default 50)")
+    parser.add_argument("--max-seconds", type=positive_float, default=60.0, help="refuse longer videos (default 60)")
+    parser.add_argument("--max-megabytes", type=positive_float, default=50.0, help="refuse larger uploads (default 50)")
     parser.add_argument("--write-space", type=Path, default=None, metavar="DIR",
                         help="write a Hugging Face Space folder (app.py, the checkpoint, examples) here and exit")
     parser.set_defaults(func=serve_command)
@@ -666,19 +678,20 @@ def _add_demo_command(subparsers) -> None:
                         help="which method to train: " + "; ".join(
                             f"{key} ({m.name}: {' → '.join(s['paper_name'] for s in m.stages)})"
                             for key, m in methods.items()) + " (default fla_llm)")
-    parser.add_argument("--num-train", type=int, default=3000, help="training clips to render (default 3000)")
-    parser.add_argument("--num-test", type=int, default=100, help="held-out test clips (default 100)")
-    parser.add_argument("--stage1-steps", type=int, default=None,
+    parser.add_argument("--num-train", type=int_at_least(1), default=3000, help="training clips to render (default 3000)")
+    parser.add_argument("--num-test", type=int_at_least(1), default=100, help="held-out test clips (default 100)")
+    parser.add_argument("--stage1-steps", type=int_at_least(1), default=None,
                         help="override the recipe's steps of stage 1 (pretrain)")
-    parser.add_argument("--stage2-steps", type=int, default=None,
+    parser.add_argument("--stage2-steps", type=int_at_least(1), default=None,
                         help="override the recipe's steps of stage 2 (translate)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int_at_least(0), default=0)
     parser.set_defaults(func=demo_command)
 
 
 def demo_command(args: argparse.Namespace) -> int:
     from .demo import DemoSettings, run_demo
 
+    check_output_dir(args.output_dir, "--output-dir")
     run_demo(DemoSettings(
         output_dir=args.output_dir, method=args.method, num_train=args.num_train, num_dev=100, num_test=args.num_test,
         seed=args.seed, stage1_steps=args.stage1_steps, stage2_steps=args.stage2_steps,

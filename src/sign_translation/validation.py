@@ -96,6 +96,77 @@ def float_in(minimum: float | None = None, maximum: float | None = None) -> Call
     return parse
 
 
+def int_in(minimum: int, maximum: int) -> Callable[[str], int]:
+    """An argparse `type=`: an integer within [minimum, maximum] (e.g. a TCP port)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer{_range(minimum, maximum)}, got {text!r}") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"expected an integer{_range(minimum, maximum)}, got {value}")
+        return value
+
+    parse.__name__ = f"integer in [{minimum}, {maximum}]"
+    return parse
+
+
+def positive_float(text: str) -> float:
+    """An argparse `type=`: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+positive_float.__name__ = "number > 0"
+
+
+def device_spec(text: str) -> str:
+    """An argparse `type=`: a torch device this machine has (cpu, cuda, cuda:N, mps, xpu, ...), checked before any
+    model is loaded, so `--device cuda` on a machine without a GPU is one line instead of a driver traceback."""
+    import torch
+
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a torch device (expected e.g. cpu, cuda, cuda:1, mps)") from None
+    if device.type == "cpu":
+        return text
+    backend = getattr(torch, device.type, None)
+    if backend is None or not hasattr(backend, "is_available") or not backend.is_available():
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: no {device.type} device is available on this machine (torch.{device.type}.is_available() is "
+            "False); use --device cpu")
+    count = backend.device_count() if hasattr(backend, "device_count") else 1
+    if device.index is not None and device.index >= count:
+        raise argparse.ArgumentTypeError(f"{text!r}: this machine has {count} {device.type} device(s), "
+                                         f"numbered 0..{count - 1}")
+    return text
+
+
+device_spec.__name__ = "device"
+
+
+def hub_repo_id(text: str) -> str:
+    """An argparse `type=`: a well-formed Hub repo id (`name` or `namespace/name`), checked before any upload."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(text)
+    except HFValidationError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Hub repo id ({err})") from None
+    return text
+
+
+hub_repo_id.__name__ = "repo id"
+
+
 # ---------------------------------------------------------------------------------------------- output paths
 def check_output_file(path: str | os.PathLike, option: str) -> Path:
     """Before any work: the folder of an output file exists and a file can be created in it.
