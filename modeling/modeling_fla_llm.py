@@ -40,6 +40,7 @@ from .visual_encoder import (
     LocalTemporalModule,
     VisualTokensOutput,
     VLAdapter,
+    check_video_inputs,
     init_sign_modules,
 )
 from .vocabulary_trimming import trim_vocabulary
@@ -321,6 +322,7 @@ class FlaLlmForConditionalGeneration(VisualPrefixLMMixin, FlaLlmPreTrainedModel,
         if visual_features is not None:
             if video_mask is None:
                 raise ValueError("visual_features need their video_mask (B,T)")
+            check_video_inputs(video_mask, visual_features=visual_features)
             features, mask = visual_features, video_mask
             if hidden_states is not None:
                 hidden_states.append(features)

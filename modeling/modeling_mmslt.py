@@ -56,6 +56,7 @@ from .visual_encoder import (
     MLPAdapter,
     TemporalConv,
     VisualTokensOutput,
+    check_video_inputs,
     init_sign_modules,
 )
 
@@ -240,6 +241,7 @@ class MMSLTModel(MMSLTPreTrainedModel):
                 "visual_features (B,T,D) with video_mask"
             )
         if visual_features is not None:
+            check_video_inputs(video_mask, visual_features=visual_features)
             frames = visual_features  # (B,T,512), cached backbone output
         elif self.config.freeze_backbone:
             self.backbone.eval()

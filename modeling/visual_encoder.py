@@ -75,6 +75,25 @@ def lengths_to_mask(lengths: torch.Tensor, max_length: int | None = None) -> tor
     return (positions[None, :] < lengths[:, None]).long()
 
 
+def check_video_inputs(video_mask: torch.Tensor, pixel_values_videos: torch.Tensor | None = None,
+                       visual_features: torch.Tensor | None = None) -> None:
+    """One clear error for inputs whose shapes disagree, before any indexing fails deep inside: pixel values
+    (B,T,C,H,W) or cached features (B,T,D), and a mask (B,T) over the same batch and frames."""
+    if video_mask.dim() != 2:
+        raise ValueError(f"video_mask must be (batch, frames), got shape {tuple(video_mask.shape)}")
+    if pixel_values_videos is not None:
+        name, values, rank = "pixel_values_videos", pixel_values_videos, "(batch, frames, channels, height, width)"
+        expected_dims = 5
+    else:
+        name, values, rank = "visual_features", visual_features, "(batch, frames, hidden)"
+        expected_dims = 3
+    if values.dim() != expected_dims:
+        raise ValueError(f"{name} must be {rank}, got shape {tuple(values.shape)}")
+    if tuple(values.shape[:2]) != tuple(video_mask.shape):
+        raise ValueError(f"video_mask {tuple(video_mask.shape)} does not match {name} {tuple(values.shape)}: the "
+                         "mask needs one entry per (clip, frame)")
+
+
 class FrameBackbone(nn.Module):
     """Per-frame image backbone built from a config (`AutoModel.from_config`), run on real frames only.
 
@@ -92,6 +111,7 @@ class FrameBackbone(nn.Module):
         self.gradient_checkpointing = False
 
     def forward(self, pixel_values_videos: torch.Tensor, video_mask: torch.Tensor) -> torch.Tensor:
+        check_video_inputs(video_mask, pixel_values_videos)
         batch, frames = video_mask.shape
         mask = video_mask.bool()
         real = pixel_values_videos[mask]  # (N_real, C, H, W)

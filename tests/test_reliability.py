@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import struct
 import sys
 from pathlib import Path
@@ -554,3 +555,27 @@ def test_stage1_checkpoint_with_remote_code_and_no_package(stage1_checkpoint, re
     assert result.returncode == 0, result.stderr[-3000:]
     payload = last_json_line(result.stdout)
     assert "transformers_modules" in payload["model"] and len(payload["out"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"pixel_values_videos": torch.randn(1, 4, 3, 28, 28), "video_mask": torch.ones(1, 5, dtype=torch.long)},
+         "video_mask (1, 5) does not match pixel_values_videos (1, 4, 3, 28, 28)"),
+        ({"pixel_values_videos": torch.randn(4, 3, 28, 28), "video_mask": torch.ones(1, 4, dtype=torch.long)},
+         "pixel_values_videos must be (batch, frames, channels, height, width), got shape (4, 3, 28, 28)"),
+        ({"pixel_values_videos": torch.randn(1, 4, 3, 28, 28), "video_mask": torch.ones(4, dtype=torch.long)},
+         "video_mask must be (batch, frames), got shape (4,)"),
+        ({"visual_features": torch.randn(2, 4, 32), "video_mask": torch.ones(2, 3, dtype=torch.long)},
+         "video_mask (2, 3) does not match visual_features (2, 4, 32)"),
+    ],
+)
+@pytest.mark.parametrize("method", ["fla_llm", "mmslt"])
+def test_model_inputs_whose_shapes_disagree_are_named(method, inputs, message):
+    from sign_translation import MMSLTConfig, MMSLTForConditionalGeneration
+
+    torch.manual_seed(0)
+    model = (FlaLlmForConditionalGeneration(FlaLlmConfig.tiny(vocab_size=50)) if method == "fla_llm"
+             else MMSLTForConditionalGeneration(MMSLTConfig.tiny(vocab_size=50))).eval()
+    with pytest.raises(ValueError, match=re.escape(message)):  # checked before the width of cached features matters
+        model.generate(**inputs, max_new_tokens=2)
