@@ -146,7 +146,9 @@ def as_video_tensor(array, name: str = "<array>", input_data_format=None) -> tor
     elif isinstance(array, torch.Tensor):
         tensor = array.detach().cpu()
     else:
-        raise SignInputError(f"{name}: expected a video path, frame folder, numpy array or torch tensor, got {type(array).__name__}")
+        shown = name if name != "<array>" else f"<{type(array).__name__}>"
+        raise SignInputError(
+            f"{shown}: expected a video path, frame folder, numpy array or torch tensor, got {type(array).__name__}")
     if tensor.ndim != 4:
         raise SignInputError(f"{name}: expected a 4-D video (T,H,W,C) or (T,C,H,W), got shape {tuple(tensor.shape)}")
     if tensor.dtype != torch.uint8:

@@ -140,6 +140,15 @@ def test_pipeline_streams_a_generator_of_paths(stage2_checkpoint, real_videos):
     assert [r["translation_text"] for r in streamed] == expected
 
 
+@pytest.mark.parametrize(("value", "shown"), [(5, "<int>"), (b"\x00\x00", "<bytes>"), (None, "<NoneType>")])
+def test_pipeline_names_the_type_of_an_input_that_is_no_video(stage2_checkpoint, value, shown):
+    from transformers import pipeline
+
+    translator = pipeline("sign-translation", model=str(stage2_checkpoint))
+    with pytest.raises(SignInputError, match=re.escape(f"{shown}: expected a video path, frame folder, numpy array")):
+        translator(value)
+
+
 def test_16_bit_png_frames_are_scaled_not_clipped(tmp_path):
     rng = np.random.default_rng(0)
     eight = rng.integers(0, 256, size=(3, 20, 24), dtype=np.uint8)
