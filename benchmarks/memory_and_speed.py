@@ -19,7 +19,6 @@ checkpointing trades for recomputation.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import statistics
 import sys
@@ -30,21 +29,7 @@ if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None and sys.platform.startswith(
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
 import torch  # noqa: E402
-
-
-def rss_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field):
-                return int(line.split()[1])
-    return 0
-
-
-def reset_peak() -> int:
-    gc.collect()
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    return rss_kib("VmRSS:")
+from process_memory import reset_peak, status_kib  # noqa: E402
 
 
 def build_model(vocab: int = 1000):
@@ -74,7 +59,7 @@ def one_step(model, optimizer, batch: int, frames: int, size: int = 224) -> tupl
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     seconds = time.perf_counter() - start
-    peak = (rss_kib("VmHWM:") - start_rss) / 1024
+    peak = (status_kib("VmHWM:") - start_rss) / 1024
     return seconds, peak, saved[0] / 2**20
 
 

@@ -34,7 +34,6 @@ bf16 autocast is ~8× slower on CPUs without AVX512-BF16/AMX: it is measured at 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import subprocess
@@ -44,6 +43,8 @@ import threading
 import time
 from pathlib import Path
 
+from process_memory import mem_available_gib, reset_peak, status_kib
+
 RESULTS = Path(__file__).resolve().parent / "results" / "memory_and_speed.json"
 MODELS = ("fla_stage1", "fla_stage2", "mmslt_stage2")
 GIB = 2**30
@@ -52,36 +53,13 @@ STAGE1_VOCAB = 3000
 BF16_SLOWDOWN = 8.5  # measured for issue 14 on this CPU; only used to skip a bf16 point that cannot finish in time
 
 
-def _mem_available_gib() -> float:
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024 / GIB
-    return float("inf")
-
-
 # ----------------------------------------------------------------------------------------------- one point (child)
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field):
-                return int(line.split()[1])
-    return 0
-
-
-def _reset_peak() -> int:
-    gc.collect()
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    return _status_kib("VmRSS:")
-
-
 def _watchdog(limit_gib: float) -> None:
     """End this process (exit 3) when its resident set passes the limit: the machine is shared."""
 
     def watch():
         while True:
-            if _status_kib("VmRSS:") * 1024 > limit_gib * GIB:
+            if status_kib("VmRSS:") * 1024 > limit_gib * GIB:
                 sys.stderr.write(f"RSS passed {limit_gib} GiB: point stopped\n")
                 os._exit(3)
             time.sleep(0.1)
@@ -141,19 +119,19 @@ def measure_point(point: dict) -> dict:
         video = torch.randn(clips, frames_per_clip, 3, size, size, generator=generator)
         mask = torch.ones(clips, frames_per_clip, dtype=torch.long)
         labels = torch.randint(3, vocab - 1, (clips, LABEL_TOKENS), generator=generator)
-        start_kib = _reset_peak()
+        start_kib = reset_peak()
         start, cpu = time.perf_counter(), time.process_time()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss = model(pixel_values_videos=video, video_mask=mask, labels=labels).loss
         loss.backward()
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-        backward_kib = _status_kib("VmHWM:")
-        _reset_peak()
+        backward_kib = status_kib("VmHWM:")
+        reset_peak()
         start2, cpu2 = time.perf_counter(), time.process_time()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)  # as the Trainer does
         wall, cpu = wall + time.perf_counter() - start2, cpu + time.process_time() - cpu2
-        optimizer_kib = _status_kib("VmHWM:")
+        optimizer_kib = status_kib("VmHWM:")
         return {"start_kib": start_kib, "backward_kib": backward_kib, "optimizer_kib": optimizer_kib,
                 "seconds": wall, "cpu_seconds": cpu}
 
@@ -297,7 +275,7 @@ def run_all(args) -> None:
         seconds = estimate(records, point["model"], point["checkpointing"], "fp32", point["frames"], "seconds")
         if seconds is not None and point["dtype"] == "bf16":
             seconds *= BF16_SLOWDOWN
-        available = _mem_available_gib()
+        available = mem_available_gib()
         if guess is not None and guess > available - 1:
             print(f"skip  {label}: estimated peak {guess:.1f} GiB, {available:.1f} GiB available now", flush=True)
             continue
