@@ -600,13 +600,57 @@ def format_table(records: list[dict]) -> str:
                  "; ROUGE-L: mean sentence LCS F; train: training wall time without evaluation; +stage1: "
                  "with the frozen stage-1 encoder's training time (d, e) or the MMLP pre-training's (f, g); video: dev loss with another clip's video minus "
                  "with its own (nats/token; ~0 = the model does not read the signs)")
+    lines += seed_summary(rows)
+    keys = ("_path", "max_steps", "per_device_train_batch_size", "learning_rate", "image_size", "frame_stride",
+            "sentence")
+
+    def brief(settings: dict) -> dict:
+        return {k: settings[k] for k in keys if k in settings}
+
     for r in rows:
         s = r.get("settings", {})
-        brief = {k: s[k] for k in ("_path", "max_steps", "per_device_train_batch_size", "learning_rate",
-                                   "image_size", "frame_stride", "sentence") if k in s}
-        lines.append(f"  {BY_KEY_OF(r)} seed {r.get('seed', 0)}: {json.dumps(brief, ensure_ascii=False)} "
+        shown = ({stage: brief(s[stage]) for stage in ("pretrain", "translate") if isinstance(s.get(stage), dict)}
+                 if "pretrain" in s else brief(s))
+        tag = f" ({r['tag']})" if r.get("tag") else ""
+        lines.append(f"  {BY_KEY_OF(r)}{tag} seed {r.get('seed', 0)}: {json.dumps(shown, ensure_ascii=False)} "
                      f"on {r.get('machine', '?')}")
     return "\n".join(lines)
+
+
+def seed_summary(rows: list[dict]) -> list[str]:
+    """Across seeds: mean ± sample standard deviation of test and dev BLEU-4 for every run (variant, LLM, tag) with
+    two or more seeds, and f − g per seed (same seed and tag: the mapper's effect, with its spread)."""
+    import statistics
+
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["variant"], r.get("llm"), r.get("tag")), []).append(r)
+
+    def spread(values: list[float]) -> str:
+        sd = statistics.stdev(values) if len(values) > 1 else float("nan")
+        return f"{statistics.fmean(values):.2f} ± {sd:.2f} (min {min(values):.2f}, max {max(values):.2f})"
+
+    lines = []
+    for (variant, llm, tag), runs in groups.items():
+        if len(runs) < 2:
+            continue
+        runs = sorted(runs, key=lambda r: r.get("seed", 0))
+        label = VARIANTS[variant].key if variant in VARIANTS else variant
+        label += f" [{Path(llm).name}]" if llm else ""
+        label += f" ({tag})" if tag else ""
+        lines.append(f"{label}: {len(runs)} seeds ({', '.join(str(r.get('seed', 0)) for r in runs)}): test BLEU-4 "
+                     f"{spread([r['test']['bleu4'] for r in runs])}; dev BLEU-4 {spread([r['dev_bleu4'] for r in runs])}")
+    by_seed = {(r["variant"], r.get("tag"), r.get("seed", 0)): r for r in rows}
+    for tag in sorted({r.get("tag") for r in rows if r["variant"] == "mmslt"}, key=str):
+        pairs = [(by_seed[key], by_seed["mmslt_no_mapper", tag, key[2]]) for key in sorted(by_seed, key=str)
+                 if key[0] == "mmslt" and key[1] == tag and ("mmslt_no_mapper", tag, key[2]) in by_seed]
+        if len(pairs) < 2:
+            continue
+        test = [f["test"]["bleu4"] - g["test"]["bleu4"] for f, g in pairs]
+        dev = [f["dev_bleu4"] - g["dev_bleu4"] for f, g in pairs]
+        lines.append(f"f - g{f' ({tag})' if tag else ''}, same seed, {len(pairs)} seeds: test BLEU-4 {spread(test)}, "
+                     f"f ahead in {sum(d > 0 for d in test)} of {len(test)}; dev BLEU-4 {spread(dev)}")
+    return lines
 
 
 def _total_seconds(record: dict) -> float | None:

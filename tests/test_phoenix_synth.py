@@ -424,3 +424,25 @@ def test_translator_probe_trains_light_t_on_frozen_features(tiny_corpus, tiny_to
     assert cached["dev"]["features"].shape[0] == sum(cached["dev"]["lengths"].tolist())
     timeless = lambda points: [{k: v for k, v in point.items() if k != "train_seconds"} for point in points]  # noqa: E731
     assert timeless(probe.main(argv)) == timeless(log)  # same seed, cached features: the same run
+
+
+def test_table_summarises_seeds_and_pairs_f_with_g(bench):
+    """Runs with several seeds get mean ± sd; f − g is taken per seed (same seed and tag), so the mapper's effect
+    is read against its spread. A run with one seed, or an f without its g, gets no summary line."""
+    def record(variant, seed, test, dev, tag=None):
+        return {"variant": variant, "seed": seed, "tag": tag, "dev_bleu4": dev, "settings": {},
+                "test": {"bleu1": 0.0, "bleu2": 0.0, "bleu3": 0.0, "bleu4": test, "rouge_l": 0.0}}
+
+    rows = [record("mmslt", 0, 8.0, 7.0), record("mmslt", 1, 9.0, 8.0), record("mmslt", 2, 10.0, 9.0),
+            record("mmslt_no_mapper", 0, 8.5, 7.5), record("mmslt_no_mapper", 1, 8.5, 8.5),
+            record("mmslt", 0, 9.5, 9.2, tag="t6000"), record("mmslt_no_mapper", 0, 9.8, 10.3, tag="t6000"),
+            record("fla_stage1", 0, 1.2, 1.3)]
+    lines = bench.seed_summary(rows)
+    assert lines[0] == ("f: 3 seeds (0, 1, 2): test BLEU-4 9.00 ± 1.00 (min 8.00, max 10.00); "
+                        "dev BLEU-4 8.00 ± 1.00 (min 7.00, max 9.00)")
+    assert lines[1].startswith("g: 2 seeds (0, 1): test BLEU-4 8.50 ± 0.00")
+    # seeds 0 and 1 have both: f − g = −0.5 and +0.5; seed 2 has no g; the t6000 pair is a single seed
+    assert lines[2] == ("f - g, same seed, 2 seeds: test BLEU-4 0.00 ± 0.71 (min -0.50, max 0.50), f ahead in 1 of 2; "
+                        "dev BLEU-4 -0.50 ± 0.00 (min -0.50, max -0.50)")
+    assert len(lines) == 3
+    assert lines[2] in bench.format_table(rows)
