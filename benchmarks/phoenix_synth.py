@@ -720,6 +720,10 @@ def plot_curves(records: list[dict], path: Path, workdir: Path | None = None) ->
         return None
     baseline = [r for r in latest_records(records) if r["variant"] == "most_frequent"]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), sharey=True)
+    # one colour per run (variant, LLM, tag), one marker per seed: the seeds of a run read as one family
+    runs = list(dict.fromkeys((r["variant"], r.get("llm"), r.get("tag"), r.get("run_tag")) for r in rows))
+    colours = plt.get_cmap("tab10")
+    markers = "os^Dvp*h"
     for ax, cumulative in zip(axes, (False, True)):
         for r in rows:
             points = r["curve"]
@@ -727,8 +731,10 @@ def plot_curves(records: list[dict], path: Path, workdir: Path | None = None) ->
             tags = ", ".join(t for t in (r.get("tag"), r.get("run_tag")) if t)
             label = f"{BY_KEY_OF(r)}: {VARIANTS[r['variant']].label}" + (f" ({tags})" if tags else "")
             seed = f", seed {r['seed']}" if r.get("seed") is not None else ""
+            run = runs.index((r["variant"], r.get("llm"), r.get("tag"), r.get("run_tag")))
             ax.plot([(offset + p["train_seconds"]) / 60 for p in points], [p["dev_bleu4"] for p in points],
-                    marker="o", ms=3, ls="--" if r.get("tag") == "unfinished" else "-", label=label + seed)
+                    color=colours(run % 10), marker=markers[(r.get("seed") or 0) % len(markers)], ms=3.5,
+                    ls="--" if r.get("tag") == "unfinished" else "-", label=label + seed)
         if baseline:
             ax.axhline(baseline[-1]["dev_bleu4"], color="grey", ls="--", lw=1, label="a: most frequent sentence")
         ax.set_xlabel("training wall time, minutes (evaluation excluded)" if not cumulative else
@@ -736,9 +742,12 @@ def plot_curves(records: list[dict], path: Path, workdir: Path | None = None) ->
         ax.set_title("dev BLEU-4 during training" if not cumulative else "equal wall-clock: stage 1 included")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("dev BLEU-4 (sacrebleu)")
-    axes[0].legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    columns = 3
+    fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=7, frameon=False)
+    fig.set_figheight(4.4 + 0.16 * -(-len(labels) // columns))  # room for the legend under the panels
     fig.suptitle("PHOENIX-synth")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.16 * -(-len(labels) // columns) / fig.get_figheight(), 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
