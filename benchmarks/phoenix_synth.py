@@ -626,9 +626,9 @@ def seed_summary(rows: list[dict]) -> list[str]:
     for r in rows:
         groups.setdefault((r["variant"], r.get("llm"), r.get("tag")), []).append(r)
 
-    def spread(values: list[float]) -> str:
-        sd = statistics.stdev(values) if len(values) > 1 else float("nan")
-        return f"{statistics.fmean(values):.2f} ± {sd:.2f} (min {min(values):.2f}, max {max(values):.2f})"
+    def spread(values: list[float]) -> str:  # two or more values
+        return (f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f} "
+                f"(min {min(values):.2f}, max {max(values):.2f})")
 
     lines = []
     for (variant, llm, tag), runs in groups.items():
@@ -642,8 +642,9 @@ def seed_summary(rows: list[dict]) -> list[str]:
                      f"{spread([r['test']['bleu4'] for r in runs])}; dev BLEU-4 {spread([r['dev_bleu4'] for r in runs])}")
     by_seed = {(r["variant"], r.get("tag"), r.get("seed", 0)): r for r in rows}
     for tag in sorted({r.get("tag") for r in rows if r["variant"] == "mmslt"}, key=str):
-        pairs = [(by_seed[key], by_seed["mmslt_no_mapper", tag, key[2]]) for key in sorted(by_seed, key=str)
-                 if key[0] == "mmslt" and key[1] == tag and ("mmslt_no_mapper", tag, key[2]) in by_seed]
+        seeds = sorted(seed for variant, run_tag, seed in by_seed if variant == "mmslt" and run_tag == tag)
+        pairs = [(by_seed["mmslt", tag, seed], by_seed["mmslt_no_mapper", tag, seed]) for seed in seeds
+                 if ("mmslt_no_mapper", tag, seed) in by_seed]
         if len(pairs) < 2:
             continue
         test = [f["test"]["bleu4"] - g["test"]["bleu4"] for f, g in pairs]
@@ -744,10 +745,11 @@ def plot_curves(records: list[dict], path: Path, workdir: Path | None = None) ->
     axes[0].set_ylabel("dev BLEU-4 (sacrebleu)")
     handles, labels = axes[0].get_legend_handles_labels()
     columns = 3
+    legend_inches = 0.16 * -(-len(labels) // columns)  # one line of legend per `columns` entries, under the panels
     fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=7, frameon=False)
-    fig.set_figheight(4.4 + 0.16 * -(-len(labels) // columns))  # room for the legend under the panels
+    fig.set_figheight(4.4 + legend_inches)
     fig.suptitle("PHOENIX-synth")
-    fig.tight_layout(rect=(0, 0.16 * -(-len(labels) // columns) / fig.get_figheight(), 1, 1))
+    fig.tight_layout(rect=(0, legend_inches / fig.get_figheight(), 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -36,7 +36,6 @@ from .validation import (
     hub_repo_id,
     int_at_least,
     int_in,
-    positive_float,
 )
 
 logger = logging.getLogger(__name__)
@@ -617,8 +616,9 @@ def _add_serve_command(subparsers) -> None:
     parser.add_argument("--port", type=int_in(0, 65535), default=7860, help="default 7860")
     parser.add_argument("--examples", nargs="*", default=None, metavar="VIDEO",
                         help="example videos listed under the upload box (default: the checkpoint's examples/ folder)")
-    parser.add_argument("--max-seconds", type=positive_float, default=60.0, help="refuse longer videos (default 60)")
-    parser.add_argument("--max-megabytes", type=positive_float, default=50.0, help="refuse larger uploads (default 50)")
+    positive = float_in(0, exclusive_minimum=True)
+    parser.add_argument("--max-seconds", type=positive, default=60.0, help="refuse longer videos (default 60)")
+    parser.add_argument("--max-megabytes", type=positive, default=50.0, help="refuse larger uploads (default 50)")
     parser.add_argument("--write-space", type=Path, default=None, metavar="DIR",
                         help="write a Hugging Face Space folder (app.py, the checkpoint, examples) here and exit")
     parser.set_defaults(func=serve_command)

@@ -62,68 +62,44 @@ def _range(minimum, maximum, exclusive_minimum: bool = False) -> str:
     return ""
 
 
-def int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse `type=`: an integer ≥ minimum."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer ≥ {minimum}, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer ≥ {minimum}, got {value}")
-        return value
-
-    parse.__name__ = f"integer ≥ {minimum}"
-    return parse
-
-
-def float_in(minimum: float | None = None, maximum: float | None = None) -> Callable[[str], float]:
-    """An argparse `type=`: a finite number within [minimum, maximum]."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number{_range(minimum, maximum)}, got {text!r}") from None
-        if not math.isfinite(value) or (minimum is not None and value < minimum) or (
-            maximum is not None and value > maximum
-        ):
-            raise argparse.ArgumentTypeError(f"expected a finite number{_range(minimum, maximum)}, got {text}")
-        return value
-
-    parse.__name__ = "number"
-    return parse
-
-
-def int_in(minimum: int, maximum: int) -> Callable[[str], int]:
-    """An argparse `type=`: an integer within [minimum, maximum] (e.g. a TCP port)."""
+def int_in(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse `type=`: an integer within [minimum, maximum] (no upper bound when maximum is None)."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer{_range(minimum, maximum)}, got {text!r}") from None
-        if not minimum <= value <= maximum:
+        if value < minimum or (maximum is not None and value > maximum):
             raise argparse.ArgumentTypeError(f"expected an integer{_range(minimum, maximum)}, got {value}")
         return value
 
-    parse.__name__ = f"integer in [{minimum}, {maximum}]"
+    parse.__name__ = f"integer{_range(minimum, maximum)}"
     return parse
 
 
-def positive_float(text: str) -> float:
-    """An argparse `type=`: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
-    return value
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse `type=`: an integer ≥ minimum."""
+    return int_in(minimum)
 
 
-positive_float.__name__ = "number > 0"
+def float_in(minimum: float | None = None, maximum: float | None = None,
+             exclusive_minimum: bool = False) -> Callable[[str], float]:
+    """An argparse `type=`: a finite number within [minimum, maximum] (or (minimum, maximum])."""
+    bounds = _range(minimum, maximum, exclusive_minimum)
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number{bounds}, got {text!r}") from None
+        low_bad = minimum is not None and (value <= minimum if exclusive_minimum else value < minimum)
+        if not math.isfinite(value) or low_bad or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"expected a finite number{bounds}, got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
 
 
 def device_spec(text: str) -> str:
