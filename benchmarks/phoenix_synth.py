@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import platform
 import sys
@@ -402,6 +403,8 @@ def run_mmslt(args, variant: Variant) -> dict:
     pretrain = {**_recipe(args, variant, 0), **{k: v for k, v in _budget_overrides(args).items()
                                                   if k not in ("eval_steps", "save_steps")}}
     pretrain.setdefault("config_overrides", {})["use_description_mapper"] = use_mapper
+    if args.mse_weight is not None:  # the description term's weight in MMLP (recipe: the paper's 0.1)
+        pretrain["config_overrides"]["mse_weight"] = args.mse_weight
     translate = {**_recipe(args, variant, 1), **_budget_overrides(args)}
     if args.translation_steps is not None:
         translate["max_steps"] = args.translation_steps
@@ -429,6 +432,8 @@ def run_mmslt(args, variant: Variant) -> dict:
                          callbacks=[dev_curve_callback(run_dir / "model")])
     record = _trainer_record(results, run_dir / "model", {"pretrain": pretrain, "translate": translate,
                                                           "description_encoder": str(args.description_encoder)})
+    if args.mse_weight is not None and args.translation_steps is None:
+        record["g_tag"] = None  # g has no description term: its recipe run is this run's counterpart
     record["retrieval_after_pretraining"] = pre.get("retrieval")
     record["stage1_train_seconds"] = (pre.get("train") or {}).get("train_runtime")  # MMLP pre-training, f/g's stage 1
     record["pretraining"] = str(pretrain_dir.relative_to(REPO) if pretrain_dir.is_relative_to(REPO) else pretrain_dir)
@@ -643,14 +648,22 @@ def seed_summary(rows: list[dict]) -> list[str]:
     by_seed = {(r["variant"], r.get("tag"), r.get("seed", 0)): r for r in rows}
     for tag in sorted({r.get("tag") for r in rows if r["variant"] == "mmslt"}, key=str):
         seeds = sorted(seed for variant, run_tag, seed in by_seed if variant == "mmslt" and run_tag == tag)
-        pairs = [(by_seed["mmslt", tag, seed], by_seed["mmslt_no_mapper", tag, seed]) for seed in seeds
-                 if ("mmslt_no_mapper", tag, seed) in by_seed]
+        # g's run for the same seed: the same tag, or the one named by f's record (a run that changes only what g
+        # does not have, e.g. the description term's weight, is compared with the recipe's g)
+        pairs = []
+        for seed in seeds:
+            f = by_seed["mmslt", tag, seed]
+            g_tag = f["g_tag"] if "g_tag" in f else tag
+            if ("mmslt_no_mapper", g_tag, seed) in by_seed:
+                pairs.append((f, by_seed["mmslt_no_mapper", g_tag, seed]))
         if len(pairs) < 2:
             continue
         test = [f["test"]["bleu4"] - g["test"]["bleu4"] for f, g in pairs]
         dev = [f["dev_bleu4"] - g["dev_bleu4"] for f, g in pairs]
-        lines.append(f"f - g{f' ({tag})' if tag else ''}, same seed, {len(pairs)} seeds: test BLEU-4 {spread(test)}, "
-                     f"f ahead in {sum(d > 0 for d in test)} of {len(test)}; dev BLEU-4 {spread(dev)}")
+        g_tags = sorted({str(g.get("tag") or "") for _, g in pairs})
+        g_label = "g" + "".join(f" ({t})" for t in g_tags if t) if g_tags != [str(tag or "")] else "g"
+        lines.append(f"f{f' ({tag})' if tag else ''} - {g_label}, same seed, {len(pairs)} seeds: test BLEU-4 "
+                     f"{spread(test)}, f ahead in {sum(d > 0 for d in test)} of {len(test)}; dev BLEU-4 {spread(dev)}")
     return lines
 
 
@@ -780,6 +793,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--translation-steps", type=int, default=None,
                         help="f/g: the translation stage's steps only; with --tag, the untagged run's finished "
                              "pre-training (same variant and seed) is reused")
+    parser.add_argument("--mse-weight", type=float, default=None,
+                        help="f: the description mapper's MSE weight in pre-training (the recipe's is the paper's "
+                             "0.1); needs --tag")
     parser.add_argument("--max-train-samples", type=int, default=None)
     parser.add_argument("--max-eval-samples", type=int, default=None, help="dev clips evaluated during training")
     args = parser.parse_args(argv)
@@ -790,6 +806,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--translation-steps: expected a positive number of steps, got {args.translation_steps}")
         if args.variant and resolve_variant(args.variant).name not in ("mmslt", "mmslt_no_mapper"):
             parser.error("--translation-steps applies to the MMSLT variants f and g only")
+    if args.mse_weight is not None:
+        if not (args.mse_weight >= 0 and math.isfinite(args.mse_weight)):
+            parser.error(f"--mse-weight: expected a finite number ≥ 0, got {args.mse_weight}")
+        if args.variant and resolve_variant(args.variant).name != "mmslt":
+            parser.error("--mse-weight applies to variant f (MMSLT with the description mapper) only")
+        if not args.tag:
+            parser.error("--mse-weight departs from the recipe: name the run with --tag")
     if args.llm is not None:  # an offline model name (gemma-3-270m) or a GGUF file: its converted plain folder
         from sign_translation.modeling.pretrained_sources import resolve_pretrained
 

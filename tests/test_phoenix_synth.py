@@ -338,6 +338,13 @@ def test_benchmark_mmslt_variants_with_and_without_mapper(bench, tiny_corpus, tm
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(before + [Path(f["pretraining"]).parent.name + "-longer"])
     shared = tmp_path / "runs" / "feature_cache" / Path(f["pretraining"]).parent.name  # one feature cache per pre-training
     assert any(shared.iterdir()) and not list((tmp_path / "runs").glob("*/model/feature_cache"))
+    # a larger description term: its own pre-training, the weight in the trained config, g's recipe run to pair with
+    heavier = bench.main(["--variant", "f", *common, "--tag", "mse5", "--mse-weight", "5"])
+    assert heavier["pretraining"] != f["pretraining"] and heavier["g_tag"] is None
+    assert heavier["settings"]["pretrain"]["config_overrides"]["mse_weight"] == 5.0
+    assert json.loads((REPO / heavier["pretraining"] / "config.json").read_text()
+                      if (REPO / heavier["pretraining"]).is_dir() else
+                      (Path(heavier["pretraining"]) / "config.json").read_text())["mse_weight"] == 5.0
     with pytest.raises(SystemExit):
         bench.parse_args(["--variant", "c", "--translation-steps", "4"])
     with pytest.raises(SystemExit):
@@ -446,3 +453,27 @@ def test_table_summarises_seeds_and_pairs_f_with_g(bench):
                         "dev BLEU-4 -0.50 ± 0.00 (min -0.50, max -0.50)")
     assert len(lines) == 3
     assert lines[2] in bench.format_table(rows)
+
+
+def test_table_pairs_an_mse_weight_run_with_the_recipes_g(bench):
+    """An f run that changes only the description term's weight (`--mse-weight`, recorded as `g_tag: None`) is
+    compared with g's recipe run of the same seed, since g has no description term; the label says which."""
+    def record(variant, seed, test, dev, tag=None, **extra):
+        return {"variant": variant, "seed": seed, "tag": tag, "dev_bleu4": dev, "settings": {},
+                "test": {"bleu1": 0.0, "bleu2": 0.0, "bleu3": 0.0, "bleu4": test, "rouge_l": 0.0}, **extra}
+
+    rows = [record("mmslt", 0, 9.0, 8.0, tag="mse5", g_tag=None), record("mmslt", 1, 7.0, 7.5, tag="mse5", g_tag=None),
+            record("mmslt_no_mapper", 0, 8.0, 7.0), record("mmslt_no_mapper", 1, 8.0, 7.0)]
+    lines = bench.seed_summary(rows)
+    assert lines[-1] == ("f (mse5) - g, same seed, 2 seeds: test BLEU-4 0.00 ± 1.41 (min -1.00, max 1.00), f ahead in "
+                         "1 of 2; dev BLEU-4 0.75 ± 0.35 (min 0.50, max 1.00)")
+
+
+def test_mse_weight_needs_a_tag_and_variant_f(bench):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--variant", "f", "--mse-weight", "5"])
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--variant", "g", "--mse-weight", "5", "--tag", "x"])
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--variant", "f", "--mse-weight", "-1", "--tag", "x"])
+    assert bench.parse_args(["--variant", "f", "--mse-weight", "5", "--tag", "mse5"]).mse_weight == 5.0
