@@ -610,7 +610,10 @@ def format_table(records: list[dict]) -> str:
             "sentence")
 
     def brief(settings: dict) -> dict:
-        return {k: settings[k] for k in keys if k in settings}
+        shown = {k: settings[k] for k in keys if k in settings}
+        if "mse_weight" in (settings.get("config_overrides") or {}):  # a departure from the paper's 0.1
+            shown["mse_weight"] = settings["config_overrides"]["mse_weight"]
+        return shown
 
     for r in rows:
         s = r.get("settings", {})
