@@ -36,6 +36,7 @@ so run `--variant c --llm PATH` first; d and e find it by the LLM folder's name 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import logging
 import math
@@ -560,12 +561,15 @@ def load_results(path: Path) -> list[dict]:
 
 
 def append_result(path: Path, record: dict) -> None:
-    records = load_results(path)
-    records.append(record)
+    """Append under an exclusive lock, written atomically: runs of several variants at once can finish together."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(records, indent=1, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        records = load_results(path)
+        records.append(record)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(records, indent=1, ensure_ascii=False) + "\n")
+        os.replace(tmp, path)
 
 
 def latest_records(records: list[dict]) -> list[dict]:

@@ -477,3 +477,21 @@ def test_mse_weight_needs_a_tag_and_variant_f(bench):
     with pytest.raises(SystemExit):
         bench.parse_args(["--variant", "f", "--mse-weight", "-1", "--tag", "x"])
     assert bench.parse_args(["--variant", "f", "--mse-weight", "5", "--tag", "mse5"]).mse_weight == 5.0
+
+
+def test_records_appended_at_once_are_all_kept(bench, tmp_path):
+    """Variants run side by side and may finish together: every append is kept, the file stays valid JSON."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "results" / "phoenix_synth.json"
+    bench.append_result(path, {"variant": "most_frequent", "seed": 0, "payload": "x" * 20_000})
+
+    def append(i):
+        bench.append_result(path, {"variant": "mmslt", "seed": i, "payload": "x" * 20_000})
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(append, range(64)))
+    records = json.loads(path.read_text())
+    assert sorted(r["seed"] for r in records if r["variant"] == "mmslt") == list(range(64))
+    assert len(records) == 65
+    assert not list(path.parent.glob("*.tmp"))
