@@ -11,8 +11,8 @@ from PIL import Image
 
 from sign_translation import FlaLlmConfig, FlaLlmForVisualInitialization
 from sign_translation.processing import SignVideoProcessor
-from sign_translation.processing.video_io import read_video
 from sign_translation.processing.errors import SignInputError
+from sign_translation.processing.video_io import read_video
 
 
 def _saved_bytes(model, video, mask, labels) -> tuple[torch.Tensor, int]:
