@@ -12,8 +12,7 @@ Rows (frames per second of each way, and its ratio to the reference row of its b
                 from a plain torch.empty (4 KiB pages, as before `empty_frames`) │ the same with frame_stride=4
   frame folder: a plain PIL loop (open, RGB, np.asarray, np.stack — the limit) │ read_video before (stack of
                 permuted tensors) and now (stack HWC arrays, one permute) │ the processor at 224 px, before / now
-                with prefetch off / now with one decoding thread / now (`FOLDER_DECODE_THREADS` threads, at most
-                one per core)
+                with prefetch off / now
   workers:      the processor inside a DataLoader with 0/1/2 worker processes (videos/s vs 0 workers)
   --profile:    the processor's steps at 224 px timed one by one on one core (decode, resize, crop, uint8 → float32
                 into a fresh buffer with 4 KiB or huge pages or into a reused one, rescale + normalise)
@@ -101,21 +100,6 @@ def serial(fn):
             return fn()
         finally:
             video_io.default_prefetch = original
-
-    return run
-
-
-def one_folder_thread(fn):
-    """`fn` with frame folders decoded by one background thread, as before `FOLDER_DECODE_THREADS`."""
-    from sign_translation.processing import video_io
-
-    def run():
-        original = video_io.FOLDER_DECODE_THREADS
-        video_io.FOLDER_DECODE_THREADS = 1
-        try:
-            return fn()
-        finally:
-            video_io.FOLDER_DECODE_THREADS = original
 
     return run
 
@@ -292,8 +276,7 @@ def main() -> None:
         "read_video(frame folder), now: stack HWC, one permute": serial(lambda: read_video(str(folder))),
         "processor 224 px, before (old stacking + old float tail)": lambda: _legacy_folder_processor(before, folder),
         "processor 224 px, now, prefetch off (one core)": serial(lambda: now(str(folder))),
-        "processor 224 px, now, one decoding thread (overlaps preparation)": one_folder_thread(lambda: now(str(folder))),
-        "processor 224 px, now (FOLDER_DECODE_THREADS decoding threads)": lambda: now(str(folder)),
+        "processor 224 px, now (decoding overlaps preparation)": lambda: now(str(folder)),
     }, args.repeats)
     print_block("PNG frame folder (210x260, PHOENIX size)", folder_rows, args.frames)
 

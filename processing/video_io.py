@@ -28,10 +28,6 @@ TRUNCATION_TOLERANCE = 0.9
 DECODE_CHUNK_FRAMES = 32
 # With prefetching, smaller chunks so that decoding and the per-chunk work overlap even on short clips.
 PREFETCH_CHUNK_FRAMES = 8
-# Frame images are decoded by this many background threads at once (at most one per available core): a PNG takes
-# several times as long to decode as an H.264 frame of the same size, so one decoder thread leaves the
-# resize/normalise thread idle; a video file has one stateful decoder and is decoded by one thread.
-FOLDER_DECODE_THREADS = 2
 
 
 @dataclass
@@ -243,43 +239,30 @@ def _read_image(path: Path) -> np.ndarray:
         raise SignInputError(f"{path}: unreadable image in frame folder {path.parent}: {_first_line(err)}") from err
 
 
-def _available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
-
-
 def default_prefetch() -> bool:
     """Overlap decoding with the caller's per-chunk work when this process may use more than one CPU core."""
-    return _available_cores() > 1
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except AttributeError:  # pragma: no cover - not on Linux
+        return (os.cpu_count() or 1) > 1
 
 
-def _run_chunks(load: Callable, chunks: list, transform: Callable, prefetch: bool,
-                decode_threads: int = 1) -> list[torch.Tensor]:
-    """`transform(load(chunk))` for each chunk, in order. With `prefetch`, the next `decode_threads` chunks are
-    decoded in background threads while chunk k is transformed (FFmpeg and PIL decode without holding the GIL, and
-    so do torch ops), so a clip costs about max(decode / threads, resize + normalise) instead of their sum."""
+def _run_chunks(load: Callable, chunks: list, transform: Callable, prefetch: bool) -> list[torch.Tensor]:
+    """`transform(load(chunk))` for each chunk, in order. With `prefetch`, chunk k+1 is decoded in a background
+    thread while chunk k is transformed (FFmpeg and PIL decode without holding the GIL, and so do torch ops), so a
+    clip costs about max(decode, resize + normalise) instead of their sum on two cores."""
     if not prefetch or len(chunks) < 2:
         return [transform(load(chunk)) for chunk in chunks]
-    from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    decode_threads = max(1, min(decode_threads, len(chunks)))
     results = []
-    with ThreadPoolExecutor(decode_threads, thread_name_prefix="sign-video-decode") as pool:
-        pending = deque(pool.submit(load, chunk) for chunk in chunks[:decode_threads])
-        following = iter(chunks[decode_threads:])
-        try:
-            while pending:
-                frames = pending.popleft().result()
-                chunk = next(following, None)
-                if chunk is not None:
-                    pending.append(pool.submit(load, chunk))
-                results.append(transform(frames))
-        finally:  # an error: do not decode the rest
-            for future in pending:
-                future.cancel()
+    with ThreadPoolExecutor(1, thread_name_prefix="sign-video-decode") as pool:
+        pending = pool.submit(load, chunks[0])
+        for k in range(len(chunks)):
+            frames = pending.result()
+            if k + 1 < len(chunks):
+                pending = pool.submit(load, chunks[k + 1])
+            results.append(transform(frames))
     return results
 
 
@@ -303,9 +286,8 @@ def read_video(
         chunk_size: frames decoded per chunk (default: `PREFETCH_CHUNK_FRAMES` with prefetching, else
             `DECODE_CHUNK_FRAMES`).
         input_data_format: channel axis of in-memory videos ("channels_first"/"channels_last"); inferred if None.
-        prefetch: decode the next chunk of a file (the next `FOLDER_DECODE_THREADS` chunks of a frame folder, at
-            most one per available core) in background threads while `transform` runs on the current one
-            (default: when this process may use more than one core, `default_prefetch()`).
+        prefetch: decode the next chunk of a file or frame folder in a background thread while `transform` runs on
+            the current one (default: when this process may use more than one core, `default_prefetch()`).
 
     Returns:
         frames (T,3,H',W') (uint8 unless `transform` changes it), the indices that were read, and the `VideoInfo`.
@@ -327,8 +309,7 @@ def read_video(
                 # Stack HWC arrays, then ONE permute: stacking permuted (strided) tensors was most of the time.
                 return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)
 
-            threads = min(FOLDER_DECODE_THREADS, _available_cores())
-            chunks = _run_chunks(load_images, _split(indices, chunk_size), transform, prefetch, threads)
+            chunks = _run_chunks(load_images, _split(indices, chunk_size), transform, prefetch)
             return _concat(chunks, path), indices, info
         if not os.path.exists(path):
             raise SignInputError(f"{path}: video file or frame folder not found")

@@ -11,7 +11,6 @@ from PIL import Image
 
 from sign_translation import FlaLlmConfig, FlaLlmForVisualInitialization
 from sign_translation.processing import SignVideoProcessor
-from sign_translation.processing.errors import SignInputError
 from sign_translation.processing.video_io import read_video
 
 
@@ -75,72 +74,6 @@ def test_frame_folder_is_read_exactly_like_a_pil_loop(tmp_path):
     frames, indices, info = read_video(str(tmp_path))
     assert info.num_frames == 40 and indices.tolist() == list(range(40))
     assert torch.equal(frames, torch.from_numpy(arrays).permute(0, 3, 1, 2))
-
-
-@pytest.mark.parametrize("threads", [1, 2, 3])
-def test_chunks_decoded_by_several_threads_come_back_in_order(threads):
-    """Frame folders are decoded by up to FOLDER_DECODE_THREADS threads: chunks that finish out of order are still
-    transformed in order, each once; a chunk that fails raises its own error and the chunks after it that have not
-    started are not decoded."""
-    import threading
-    import time
-
-    from sign_translation.processing import video_io
-
-    chunks = [np.arange(k * 4, k * 4 + 4) for k in range(7)]
-    started, transformed = [], []
-    lock = threading.Lock()
-
-    def load(chunk):
-        with lock:
-            started.append(int(chunk[0]) // 4)
-        time.sleep(0.02 * (7 - int(chunk[0]) // 4))  # earlier chunks take longer: they finish out of order
-        return torch.from_numpy(chunk)
-
-    def transform(frames):
-        transformed.append(int(frames[0]) // 4)
-        return frames * 2
-
-    out = video_io._run_chunks(load, chunks, transform, prefetch=True, decode_threads=threads)
-    assert torch.equal(torch.cat(out), torch.arange(28) * 2)
-    assert transformed == list(range(7)) and sorted(started) == list(range(7))
-
-    started.clear()
-
-    def failing(chunk):
-        if int(chunk[0]) == 8:
-            raise SignInputError("chunk 2 is broken")
-        return load(chunk)
-
-    with pytest.raises(SignInputError, match="chunk 2 is broken"):
-        video_io._run_chunks(failing, chunks, transform, prefetch=True, decode_threads=threads)
-    assert max(started) <= 2 + threads  # at most `threads` chunks beyond the broken one were in flight
-
-
-def test_a_frame_folder_is_decoded_by_several_threads_when_cores_allow(tmp_path, monkeypatch):
-    from sign_translation.processing import video_io
-
-    names = []
-    original = video_io._read_image
-
-    def spy(path):
-        import threading
-
-        names.append(threading.current_thread().name)
-        return original(path)
-
-    monkeypatch.setattr(video_io, "_read_image", spy)
-    monkeypatch.setattr(video_io, "_available_cores", lambda: 4)
-    arrays = np.random.default_rng(2).integers(0, 256, size=(30, 12, 10, 3), dtype=np.uint8)
-    for i, array in enumerate(arrays):
-        Image.fromarray(array).save(tmp_path / f"images{i + 1:04d}.png")
-    frames, _, _ = read_video(str(tmp_path), chunk_size=3, prefetch=True)
-    assert torch.equal(frames, torch.from_numpy(arrays).permute(0, 3, 1, 2))
-    assert len(set(names)) == video_io.FOLDER_DECODE_THREADS == 2  # capped, although 4 cores are available
-    monkeypatch.setattr(video_io, "_available_cores", lambda: 1)
-    names.clear()
-    read_video(str(tmp_path), chunk_size=3, prefetch=True)
-    assert len(set(names)) == 1
 
 
 def test_huge_page_buffers_are_plain_tensors_and_padding_stays_zero():
