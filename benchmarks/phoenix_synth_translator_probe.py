@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """DIAGNOSTIC: does FLa-LLM's stage-1 translator learn to read frozen per-frame features, and how fast?
 
-The frame backbone is frozen and its per-frame features are computed once for every PHOENIX-synth clip (stride 4,
-28-px centre crops, as the stage-1 recipe); FLa-LLM stage 1's own temporal module, VL-adapter and Light-T (the
+The frame backbone is frozen and its per-frame features are computed once for every PHOENIX-synth clip (every
+4th frame, through the stage-1 checkpoint's own video processor: the recipe's 28-px centre crops); FLa-LLM stage 1's own temporal module, VL-adapter and Light-T (the
 config of a stage-1 checkpoint, fresh weights) are trained on them. Every `--eval-every` steps it prints the dev
 loss with each clip's own features and with another clip's (the batch rolled by one; the gap says how much the
 translator reads the video) and greedy dev BLEU-4. Training on cached features costs only the translator, so it
@@ -13,7 +13,7 @@ shows how many epochs Light-T needs once the frames are encoded, apart from how 
 
 `--backbone` is a transformers vision model folder (e.g. the sign probe's `--save-backbone` output, which was
 trained with gloss labels: then this is not a gloss-free run) or `stage1` for the checkpoint's own backbone.
-Frames and features are cached under `--cache` (decoded once, ~1.5 GB of uint8 frames for the whole corpus).
+Features are cached under `--cache`, one file per backbone and stride.
 """
 
 from __future__ import annotations
@@ -25,53 +25,30 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CROP = 28
-MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
-def decode_split(corpus: Path, split: str, cache: Path) -> dict:
-    """All frames of a split, centre-cropped to 28 px, uint8, concatenated; cached (atomic write)."""
-    import torch
-    from torchcodec.decoders import VideoDecoder
-
-    out = cache / f"frames-{split}.pt"
-    if out.is_file():
-        return torch.load(out, weights_only=True)
-    rows = [json.loads(line) for line in (corpus / split / "metadata.jsonl").read_text().splitlines() if line]
-    clips = []
-    for row in rows:
-        video = VideoDecoder(str(corpus / split / row["file_name"]))[:]
-        top, left = (video.shape[-2] - CROP) // 2, (video.shape[-1] - CROP) // 2
-        clips.append(video[..., top:top + CROP, left:left + CROP].contiguous())
-    data = {"frames": torch.cat(clips), "lengths": torch.tensor([len(c) for c in clips]),
-            "text": [row["text"] for row in rows]}
-    cache.mkdir(parents=True, exist_ok=True)
-    torch.save(data, out.with_suffix(".tmp"))
-    out.with_suffix(".tmp").rename(out)
-    return data
-
-
-def features(args, backbone) -> dict:
+def features(args, backbone, video_processor) -> dict:
+    """Per-frame features of the frozen backbone for every train and dev clip, cached (atomic write). Each clip goes
+    through the stage-1 checkpoint's own video processor (its resize, centre crop and normalisation; every
+    `--stride`-th frame), so the features are what stage 1 sees at evaluation."""
     import torch
 
     tag = Path(args.backbone).name if args.backbone != "stage1" else "stage1-" + Path(args.stage1).name
     out = args.cache / f"features-{tag}-stride{args.stride}.pt"
     if out.is_file():
         return torch.load(out, weights_only=True)
-    mean = torch.tensor(MEAN).view(1, 3, 1, 1) * 255
-    std = torch.tensor(STD).view(1, 3, 1, 1) * 255
     result = {}
     for split in ("train", "dev"):
-        data = decode_split(args.corpus, split, args.cache)
-        starts = (torch.cumsum(data["lengths"], 0) - data["lengths"]).tolist()
-        keep = torch.cat([s + torch.arange(0, n, args.stride) for s, n in zip(starts, data["lengths"].tolist())])
-        chunks = []
+        rows = [json.loads(line) for line in (args.corpus / split / "metadata.jsonl").read_text().splitlines() if line]
+        clips = []
         with torch.no_grad():
-            for i in range(0, len(keep), 4096):
-                pixels = (data["frames"][keep[i:i + 4096]].float() - mean) / std
-                chunks.append(backbone(pixel_values=pixels).pooler_output.flatten(1))
-        lengths = torch.tensor([len(range(0, n, args.stride)) for n in data["lengths"].tolist()])
-        result[split] = {"features": torch.cat(chunks), "lengths": lengths, "text": data["text"]}
+            for row in rows:
+                pixels = video_processor(str(args.corpus / split / row["file_name"]), frame_stride=args.stride,
+                                         do_augment=False)["pixel_values_videos"][0]
+                clips.append(backbone(pixel_values=pixels).pooler_output.flatten(1))
+        result[split] = {"features": torch.cat(clips), "lengths": torch.tensor([len(c) for c in clips]),
+                         "text": [row["text"] for row in rows]}
+    args.cache.mkdir(parents=True, exist_ok=True)
     torch.save(result, out.with_suffix(".tmp"))
     out.with_suffix(".tmp").rename(out)
     return result
@@ -107,7 +84,7 @@ def main(argv=None) -> list[dict]:
         backbone = FlaLlmForVisualInitialization.from_pretrained(args.stage1).visual_encoder.backbone.model
     else:
         backbone = AutoModel.from_pretrained(args.backbone)
-    data = features(args, backbone.eval())
+    data = features(args, backbone.eval(), processor.video_processor)
 
     class Precomputed(nn.Module):  # the frozen backbone's output, given in place of the pixels
         def forward(self, features, mask):

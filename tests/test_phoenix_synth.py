@@ -401,8 +401,8 @@ def test_sign_recognition_probe_cuts_every_sign_and_reports_chance(tiny_corpus, 
 
 def test_translator_probe_trains_light_t_on_frozen_features(tiny_corpus, tiny_tokenizer, tmp_path):
     """benchmarks/phoenix_synth_translator_probe.py: per-frame features of a frozen backbone computed once (stride 4,
-    28-px crops), FLa-LLM stage 1's temporal module + VL-adapter + Light-T trained on them; each evaluation reports
-    the dev loss with own and with another clip's features and their gap."""
+    through the checkpoint's own video processor), FLa-LLM stage 1's temporal module + VL-adapter + Light-T trained
+    on them; each evaluation reports the dev loss with own and with another clip's features and their gap."""
     from sign_translation import (
         FlaLlmConfig,
         FlaLlmForVisualInitialization,
@@ -416,7 +416,8 @@ def test_translator_probe_trains_light_t_on_frozen_features(tiny_corpus, tiny_to
     spec.loader.exec_module(probe)
     stage1 = tmp_path / "stage1"
     FlaLlmForVisualInitialization(FlaLlmConfig.tiny(vocab_size=len(tiny_tokenizer))).save_pretrained(stage1)
-    SignTranslationProcessor(SignVideoProcessor(size={"height": 32, "width": 32}), tiny_tokenizer).save_pretrained(stage1)
+    video_processor = SignVideoProcessor(size={"height": 32, "width": 32}, crop_size={"height": 28, "width": 28})
+    SignTranslationProcessor(video_processor, tiny_tokenizer).save_pretrained(stage1)
     out = tmp_path / "probe.json"
     argv = ["--stage1", str(stage1), "--corpus", str(tiny_corpus), "--cache", str(tmp_path / "cache"), "--steps", "4",
             "--eval-every", "2", "--batch", "8", "--warmup", "1", "--output", str(out)]
@@ -429,6 +430,13 @@ def test_translator_probe_trains_light_t_on_frozen_features(tiny_corpus, tiny_to
     rows = [json.loads(line) for line in (tiny_corpus / "dev" / "metadata.jsonl").read_text().splitlines() if line]
     assert cached["dev"]["lengths"].tolist() == [-(-row["num_frames"] // 4) for row in rows]
     assert cached["dev"]["features"].shape[0] == sum(cached["dev"]["lengths"].tolist())
+    # the first dev clip's features are the stage-1 backbone on what the checkpoint's processor makes of the clip
+    backbone = FlaLlmForVisualInitialization.from_pretrained(stage1).visual_encoder.backbone.model.eval()
+    pixels = video_processor(str(tiny_corpus / "dev" / rows[0]["file_name"]), frame_stride=4)["pixel_values_videos"][0]
+    assert pixels.shape[-2:] == (28, 28)
+    with torch.no_grad():
+        expected = backbone(pixel_values=pixels).pooler_output.flatten(1)
+    torch.testing.assert_close(cached["dev"]["features"][: len(pixels)], expected)
     timeless = lambda points: [{k: v for k, v in point.items() if k != "train_seconds"} for point in points]  # noqa: E731
     assert timeless(probe.main(argv)) == timeless(log)  # same seed, cached features: the same run
 
