@@ -743,7 +743,11 @@ def plot_curves(records: list[dict], path: Path, workdir: Path | None = None) ->
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), sharey=True)
     # one colour per run (variant, LLM, tag), one marker per seed: the seeds of a run read as one family
     runs = list(dict.fromkeys((r["variant"], r.get("llm"), r.get("tag"), r.get("run_tag")) for r in rows))
-    colours = plt.get_cmap("tab10")
+    tab20 = plt.get_cmap("tab20")  # the first 10 runs get tab10's colours (tab20's dark ones), the next 10 the light
+
+    def colours(run: int):
+        return tab20((2 * run) % 20 + (run // 10) % 2)
+
     markers = "os^Dvp*h"
     for ax, cumulative in zip(axes, (False, True)):
         for r in rows:
@@ -754,7 +758,7 @@ def plot_curves(records: list[dict], path: Path, workdir: Path | None = None) ->
             seed = f", seed {r['seed']}" if r.get("seed") is not None else ""
             run = runs.index((r["variant"], r.get("llm"), r.get("tag"), r.get("run_tag")))
             ax.plot([(offset + p["train_seconds"]) / 60 for p in points], [p["dev_bleu4"] for p in points],
-                    color=colours(run % 10), marker=markers[(r.get("seed") or 0) % len(markers)], ms=3.5,
+                    color=colours(run), marker=markers[(r.get("seed") or 0) % len(markers)], ms=3.5,
                     ls="--" if r.get("tag") == "unfinished" else "-", label=label + seed)
         if baseline:
             ax.axhline(baseline[-1]["dev_bleu4"], color="grey", ls="--", lw=1, label="a: most frequent sentence")
