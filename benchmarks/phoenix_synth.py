@@ -799,7 +799,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tag", default=None, help="names a run that departs from the recipe (e.g. 'smoke')")
     parser.add_argument("--recipe", nargs="+", default=None, help="replace the variant's recipe file(s)")
-    parser.add_argument("--max-steps", type=int, default=None, help="override the recipe's steps (a smaller or larger budget; name such a run with --tag)")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="override the recipe's steps (a smaller or larger budget; name such a run with --tag)")
     parser.add_argument("--eval-steps", type=int, default=None, help="override how often dev BLEU-4 is measured")
     parser.add_argument("--translation-steps", type=int, default=None,
                         help="f/g: the translation stage's steps only; with --tag, the untagged run's finished "
