@@ -8,6 +8,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.sign-translation-installed
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
+# `make test` runs on every core (pytest-xdist, at most 8 workers, one torch thread each: tests/conftest.py);
+# PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= auto
 
 .PHONY: install ffmpeg test reliability demo lint clean models
 
@@ -28,7 +31,8 @@ $(STAMP): requirements.txt requirements-offline-models.txt setup.cfg pyproject.t
 	@touch $@
 
 test: install
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests -m "not reliability" $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests -m "not reliability" -n $(PYTEST_WORKERS) --maxprocesses 8 \
+		--dist worksteal $(PYTEST_ARGS)
 
 # kill -9 a real training run at many moments (inside checkpoint saves too) and check that re-running resumes to
 # the uninterrupted run's weights: two fresh processes per kill point, so it runs apart from `make test` (CI runs both).

@@ -592,10 +592,10 @@ def format_table(records: list[dict]) -> str:
     for r in rows:
         t = r["test"]
         label = VARIANTS[r["variant"]].label if r["variant"] in VARIANTS else r["variant"]
-        if r.get("llm"):
-            label += f" [{Path(r['llm']).name}]"
-        if r.get("tag"):
-            label += f" ({r['tag']})"
+        suffix = (f" [{Path(r['llm']).name}]" if r.get("llm") else "") + (f" ({r['tag']})" if r.get("tag") else "")
+        if len(label) + len(suffix) > 55:  # shorten the description, never the LLM or the tag that tell rows apart
+            label = label[: max(55 - len(suffix) - 1, 0)] + "…"
+        label += suffix
         params = r.get("parameters") or {}
         lines.append(
             f"{BY_KEY_OF(r):<2}{label[:55]:<56}{r.get('seed', 0):>5}{t['bleu1']:7.2f}{t['bleu2']:7.2f}{t['bleu3']:7.2f}"

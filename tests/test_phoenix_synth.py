@@ -503,3 +503,18 @@ def test_records_appended_at_once_are_all_kept(bench, tmp_path):
     assert sorted(r["seed"] for r in records if r["variant"] == "mmslt") == list(range(64))
     assert len(records) == 65
     assert not list(path.parent.glob("*.tmp"))
+
+
+def test_table_keeps_the_llm_and_tag_of_long_labels(bench):
+    """A long variant description is shortened, never the LLM name or the tag: two runs of e that differ only by
+    their tag stay told apart in the table."""
+    def record(tag):
+        return {"variant": "fla_stage2_random", "seed": 0, "tag": tag, "llm": "/models/gemma-3-270m-q4_k_m",
+                "dev_bleu4": 1.0, "settings": {},
+                "test": {"bleu1": 0.0, "bleu2": 0.0, "bleu3": 0.0, "bleu4": 1.0, "rouge_l": 0.0}}
+
+    lines = bench.format_table([record(None), record("t4500")]).splitlines()[1:3]
+    labels = [line[2:58].rstrip() for line in lines]
+    assert labels[0].endswith("… [gemma-3-270m-q4_k_m]") and labels[1].endswith("… [gemma-3-270m-q4_k_m] (t4500)")
+    assert labels[0].startswith("FLa-LLM stage 2") and labels[0] != labels[1]
+    assert all(line[58:].split()[0] == "0" for line in lines)  # the seed column did not move
