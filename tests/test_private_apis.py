@@ -107,6 +107,24 @@ def test_trainer_get_dataloader_signature():
             api, user, f"Trainer.{public} no longer goes through it")
 
 
+def test_trainer_issue_warnings_after_load():
+    """training.py overrides `Trainer._issue_warnings_after_load(load_result)` to drop tied weights (stored once)
+    from the missing keys a resumed run reports; it reads `PreTrainedModel.all_tied_weights_keys` (target -> source)."""
+    from transformers import LlamaConfig, LlamaForCausalLM, Trainer
+
+    api, user = "Trainer._issue_warnings_after_load", "src/sign_translation/training.py (SignTrainerMixin)"
+    assert hasattr(Trainer, "_issue_warnings_after_load"), _fail(api, user, "it no longer exists")
+    assert _parameters(Trainer._issue_warnings_after_load) == ["self", "load_result"], _fail(
+        api, user, f"signature is now {inspect.signature(Trainer._issue_warnings_after_load)}")
+    assert "_issue_warnings_after_load" in inspect.getsource(Trainer._load_from_checkpoint), _fail(
+        api, user, "Trainer._load_from_checkpoint no longer reports missing keys through it")
+    tied = LlamaForCausalLM(LlamaConfig(vocab_size=16, hidden_size=8, intermediate_size=8, num_hidden_layers=1,
+                                        num_attention_heads=2, tie_word_embeddings=True))
+    assert getattr(tied, "all_tied_weights_keys", None) == {"lm_head.weight": "model.embed_tokens.weight"}, _fail(
+        "PreTrainedModel.all_tied_weights_keys", user,
+        f"expected {{target: source}} of the tied weights, got {getattr(tied, 'all_tied_weights_keys', None)!r}")
+
+
 def test_config_attn_implementation():
     """modeling_fla_llm.py / modeling_mmslt.py / llm_bridge.py read `config._attn_implementation` of an LLM to keep
     its attention kernel when composing it (building the composite config resets it) and to switch to eager for

@@ -203,3 +203,48 @@ def test_stage2_lora_in_the_model_like_mmslt_and_decoder_only_llm_trains(stage1_
     model = FlaLlmForConditionalGeneration.from_pretrained(tmp_path / "causal")
     assert not model.config.is_encoder_decoder and model.llm.config.model_type == "llama"
     assert causal["train"]["train_loss"] > 0 and "dev_bleu4" in causal["dev"]
+
+
+def test_resume_does_not_report_tied_weights_as_missing(tmp_path):
+    """A decoder-only LLM with tied embeddings stores its `lm_head` once (as the input embeddings), so a resumed run's
+    checkpoint lacks that key by design: no "missing keys" report for it, the same weights after resuming — and a key
+    that is really missing is still reported."""
+    import logging
+
+    from transformers import LlamaConfig, LlamaForCausalLM, TrainingArguments
+
+    from sign_translation.training import SignTrainer
+
+    def model():
+        torch.manual_seed(0)
+        return LlamaForCausalLM(LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                            num_attention_heads=2, num_key_value_heads=2, tie_word_embeddings=True))
+
+    rows = [{"input_ids": list(range(i, i + 8)), "labels": list(range(i, i + 8))} for i in range(8)]
+
+    def trainer(max_steps):
+        args = TrainingArguments(output_dir=str(tmp_path / "run"), max_steps=max_steps, save_steps=2,
+                                 per_device_train_batch_size=4, use_cpu=True, report_to=[], disable_tqdm=True,
+                                 logging_strategy="no", seed=0)
+        return SignTrainer(model=model(), args=args, train_dataset=rows)
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    trainer_logger = logging.getLogger("transformers.trainer")
+    trainer_logger.addHandler(handler)
+    try:
+        trainer(2).train()
+        resumed = trainer(3)
+        assert "model.embed_tokens.weight" in resumed.model.all_tied_weights_keys.values()
+        resumed.train(resume_from_checkpoint=True)
+        assert not [r for r in records if "missing keys" in r.getMessage()]
+        net = resumed.model
+        assert net.lm_head.weight.data_ptr() == net.model.embed_tokens.weight.data_ptr()  # still tied
+        # a key that is really missing is still reported
+        state = {k: v for k, v in net.state_dict().items() if k not in ("lm_head.weight", "model.norm.weight")}
+        resumed._issue_warnings_after_load(net.load_state_dict(state, strict=False))
+        reports = [r.getMessage() for r in records if "missing keys" in r.getMessage()]
+        assert len(reports) == 1 and "model.norm.weight" in reports[0] and "lm_head" not in reports[0]
+    finally:
+        trainer_logger.removeHandler(handler)

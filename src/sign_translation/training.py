@@ -206,6 +206,7 @@ class _SignTrainerMixin:
       group alike.
     - the collator's `training` flag follows the loader: augmentation for training batches only, deterministic
       evaluation and prediction.
+    - resuming does not report tied weights (stored once) as missing keys.
     """
 
     def __init__(self, *args, learning_rates: dict[str, float] | None = None, **kwargs):
@@ -220,6 +221,15 @@ class _SignTrainerMixin:
             return super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, dataloader_key)
         finally:
             self.data_collator = original
+
+    def _issue_warnings_after_load(self, load_result) -> None:
+        """On resume, a tied weight (a decoder-only LLM's `lm_head`, stored once as its input embeddings) is absent
+        from the checkpoint by design: the Trainer reports it as a missing key unless the model lists it in
+        `_keys_to_ignore_on_save`. Keep the report for keys that are really missing."""
+        tied = getattr(self.model, "all_tied_weights_keys", None) or {}
+        missing = set(load_result.missing_keys)
+        really_missing = [key for key in load_result.missing_keys if not (key in tied and tied[key] not in missing)]
+        return super()._issue_warnings_after_load(load_result._replace(missing_keys=really_missing))
 
     def create_optimizer(self, model=None):
         if self.optimizer is not None or not self.learning_rates:
