@@ -592,7 +592,9 @@ def format_table(records: list[dict]) -> str:
     for r in rows:
         t = r["test"]
         label = VARIANTS[r["variant"]].label if r["variant"] in VARIANTS else r["variant"]
-        suffix = (f" [{Path(r['llm']).name}]" if r.get("llm") else "") + (f" ({r['tag']})" if r.get("tag") else "")
+        llm = (f"{Path(r['llm']).name} tokenizer" if r.get("key", BY_KEY_OF(r)) == "c" else Path(r["llm"]).name
+               ) if r.get("llm") else None
+        suffix = (f" [{llm}]" if llm else "") + (f" ({r['tag']})" if r.get("tag") else "")
         if len(label) + len(suffix) > 55:  # shorten the description, never the LLM or the tag that tell rows apart
             label = label[: max(55 - len(suffix) - 1, 0)] + "…"
         label += suffix
@@ -848,7 +850,8 @@ def main(argv: list[str] | None = None) -> dict | None:
             "key": variant.key,
             "seed": args.seed,
             "tag": args.tag,
-            "llm": str(args.llm) if args.llm and variant.needs_llm else None,
+            # d, e, b: the LLM; c: the LLM whose (trimmed) tokenizer its Light-T uses, for d and e on top of it
+            "llm": str(args.llm) if args.llm and (variant.needs_llm or variant.key == "c") else None,
             "corpus": _corpus_summary(args.corpus),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs visible",

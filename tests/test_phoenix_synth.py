@@ -265,7 +265,7 @@ def test_benchmark_llm_variants_on_a_tiny_llm(bench, tiny_corpus, tiny_llm, tmp_
     d = bench.main(["--variant", "d", *common])
     e = bench.main(["--variant", "e", *common])
     b = bench.main(["--variant", "b", *common])
-    for record in (d, e, b):
+    for record in (c, d, e, b):  # c: the LLM whose trimmed tokenizer its Light-T uses
         assert record["llm"] == str(tiny_llm)
         assert [p["step"] for p in record["curve"]] == [2]
         assert set(record["test"]) >= {"bleu4", "rouge_l", "signature"}
@@ -278,7 +278,8 @@ def test_benchmark_llm_variants_on_a_tiny_llm(bench, tiny_corpus, tiny_llm, tmp_
     assert e["settings"]["llm_learning_rate"] == recipe["random_init_overrides"]["llm_learning_rate"]
     # the equal-wall-clock comparison counts the frozen encoder's training time
     assert d["stage1_train_seconds"] == c["train_seconds"] > 0
-    assert "+stage1" in bench.format_table(json.loads(results.read_text()))
+    table = bench.format_table(json.loads(results.read_text()))
+    assert "+stage1" in table and f"[{tiny_llm.name} tokenizer]" in table
     # stage 2 trains the adapter and the LLM, not the frozen visual encoder
     assert d["parameters"]["trainable"] < d["parameters"]["total"]
     assert [r["variant"] for r in json.loads(results.read_text())] == [
