@@ -294,6 +294,10 @@ def test_cli_odd_image_size_is_refused_before_rendering(capsys, tmp_path):
         (["synth", f"{UNWRITABLE}/corpus", "--num-train", "1"], "OUTPUT_DIR /proc/self/corpus: cannot create"),
         (["describe", "{tmp}", f"{UNWRITABLE}/desc"], "OUTPUT_DIR /proc/self/desc: cannot create"),
         (["translate", "{video}", "--model", "{tmp}/nope/"], "--model {tmp}/nope/: no such checkpoint folder"),
+        # one slash, like a repo id `owner/name`, but a path: no Hub lookup, no "Repo id must use ..." message
+        (["translate", "{video}", "--model", "/nonexistent-checkpoint"],
+         "--model /nonexistent-checkpoint: no such checkpoint folder"),
+        (["translate", "{video}", "--model", "./nope"], "--model ./nope: no such checkpoint folder"),
     ],
 )
 def test_outputs_are_checked_before_any_work(capsys, tmp_path, stage2_checkpoint, real_videos, argv, message):

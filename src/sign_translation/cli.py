@@ -342,7 +342,8 @@ def _load_pipeline(args):
     if os.path.isfile(os.path.expanduser(args.model)):
         raise SignInputError(f"--model {args.model}: is a file; expected a checkpoint folder (config.json, "
                              "model.safetensors, the processor files) or a Hub repo id")
-    if looks_local and not os.path.isdir(os.path.expanduser(args.model)) and args.model.count("/") != 1:
+    is_path = args.model.startswith((".", "/", "~"))  # a Hub repo id never starts with these
+    if not os.path.isdir(os.path.expanduser(args.model)) and (is_path or (looks_local and args.model.count("/") != 1)):
         raise SignInputError(f"--model {args.model}: no such checkpoint folder")
     try:
         return pipeline(TASK, model=args.model, device=args.device, trust_remote_code=args.trust_remote_code or None,
