@@ -592,9 +592,8 @@ def format_table(records: list[dict]) -> str:
     for r in rows:
         t = r["test"]
         label = VARIANTS[r["variant"]].label if r["variant"] in VARIANTS else r["variant"]
-        llm = (f"{Path(r['llm']).name} tokenizer" if r.get("key", BY_KEY_OF(r)) == "c" else Path(r["llm"]).name
-               ) if r.get("llm") else None
-        suffix = (f" [{llm}]" if llm else "") + (f" ({r['tag']})" if r.get("tag") else "")
+        llm = f" [{Path(r['llm']).name}{' tokenizer' if BY_KEY_OF(r) == 'c' else ''}]" if r.get("llm") else ""
+        suffix = llm + (f" ({r['tag']})" if r.get("tag") else "")
         if len(label) + len(suffix) > 55:  # shorten the description, never the LLM or the tag that tell rows apart
             label = label[: max(55 - len(suffix) - 1, 0)] + "…"
         label += suffix

@@ -207,8 +207,8 @@ def test_stage2_lora_in_the_model_like_mmslt_and_decoder_only_llm_trains(stage1_
 
 def test_resume_does_not_report_tied_weights_as_missing(tmp_path):
     """A decoder-only LLM with tied embeddings stores its `lm_head` once (as the input embeddings), so a resumed run's
-    checkpoint lacks that key by design: no "missing keys" report for it, the same weights after resuming — and a key
-    that is really missing is still reported."""
+    checkpoint lacks that key by design: no "missing keys" report for it, the weights still tied after resuming — and
+    a key that is really missing is still reported."""
     import logging
 
     from transformers import LlamaConfig, LlamaForCausalLM, TrainingArguments
