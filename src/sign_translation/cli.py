@@ -338,13 +338,14 @@ def _load_pipeline(args):
     from . import TASK
 
     kwargs = {k: v for k, v in (("num_beams", args.num_beams), ("max_new_tokens", args.max_new_tokens)) if v}
-    looks_local = args.model.startswith((".", "/", "~")) or os.sep in args.model.strip("/").replace("/", os.sep, 1)
-    if os.path.isfile(os.path.expanduser(args.model)):
-        raise SignInputError(f"--model {args.model}: is a file; expected a checkpoint folder (config.json, "
+    model = args.model
+    if os.path.isfile(os.path.expanduser(model)):
+        raise SignInputError(f"--model {model}: is a file; expected a checkpoint folder (config.json, "
                              "model.safetensors, the processor files) or a Hub repo id")
-    is_path = args.model.startswith((".", "/", "~"))  # a Hub repo id never starts with these
-    if not os.path.isdir(os.path.expanduser(args.model)) and (is_path or (looks_local and args.model.count("/") != 1)):
-        raise SignInputError(f"--model {args.model}: no such checkpoint folder")
+    # A Hub repo id is "name" or "owner/name": a leading / . ~, a second "/" or a Windows separator make a path.
+    is_repo_id = not model.startswith((".", "/", "~")) and model.count("/") <= 1 and os.sep not in model.replace("/", "")
+    if not os.path.isdir(os.path.expanduser(model)) and not is_repo_id:
+        raise SignInputError(f"--model {model}: no such checkpoint folder")
     try:
         return pipeline(TASK, model=args.model, device=args.device, trust_remote_code=args.trust_remote_code or None,
                         **kwargs)
