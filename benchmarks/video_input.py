@@ -10,10 +10,9 @@ Rows (frames per second of each way, and its ratio to the reference row of its b
                 decoded and prepared one after the other on one core) and now (the next chunk decoded in a
                 background thread while this one is resized / cropped / normalised), both also with the clip buffer
                 from a plain torch.empty (4 KiB pages, as before `empty_frames`) │ the same with frame_stride=4
-  frame folder: a plain PIL loop (open, RGB, np.asarray, np.stack — the limit) │ a plain loop over torchvision's
-                decode_png │ read_video before (stack of permuted tensors), with PIL decoding (stack HWC arrays,
-                one permute) and now (PNGs through torchvision's libpng) │ the processor at 224 px, before / with
-                PIL decoding (prefetch off, on) / now (prefetch off, on)
+  frame folder: a plain PIL loop (open, RGB, np.asarray, np.stack — the limit) │ read_video before (stack of
+                permuted tensors) and now (stack HWC arrays, one permute) │ the processor at 224 px, before / now
+                with prefetch off / now
   workers:      the processor inside a DataLoader with 0/1/2 worker processes (videos/s vs 0 workers)
   --profile:    the processor's steps at 224 px timed one by one on one core (decode, resize, crop, uint8 → float32
                 into a fresh buffer with 4 KiB or huge pages or into a reused one, rescale + normalise)
@@ -119,29 +118,6 @@ def small_pages(fn):
             module.empty_frames = original
 
     return run
-
-
-def pil_decoding(fn):
-    """`fn` with every frame image decoded by Pillow, as before PNGs and JPEGs went through torchvision's decoders."""
-    from sign_translation.processing import video_io
-
-    def run():
-        original = video_io._decode_fast
-        video_io._decode_fast = lambda data: None
-        try:
-            return fn()
-        finally:
-            video_io._decode_fast = original
-
-    return run
-
-
-def torchvision_png_loop(folder: Path) -> torch.Tensor:
-    """A plain loop over torchvision's PNG decoder (read_file + decode_png, RGB): what `read_video` decodes with."""
-    import torchvision.io as tvio
-
-    return torch.stack([tvio.decode_png(tvio.read_file(str(p)), mode=tvio.ImageReadMode.RGB)
-                        for p in sorted(folder.glob("*.png"))])
 
 
 def legacy_read_folder(folder: Path) -> torch.Tensor:
@@ -272,7 +248,6 @@ def main() -> None:
     video, folder = make_inputs(work, args.frames)
     now, before = SignVideoProcessor(), legacy_processor_class()()  # paper input: 256 → crop 224, ImageNet norm
     assert torch.allclose(now(str(video))["pixel_values_videos"], before(str(video))["pixel_values_videos"], atol=1e-5)
-    assert np.array_equal(read_video(str(folder))[0].permute(0, 2, 3, 1).numpy(), pil_loop(folder))  # same pixels
     indices = list(range(args.frames))
     print(f"torch threads {torch.get_num_threads()}; {args.frames} frames; medians of {args.repeats} interleaved repeats"
           " (the machine may be shared: compare ratios within a block, not absolute numbers across runs); "
@@ -297,13 +272,9 @@ def main() -> None:
 
     folder_rows = interleaved({
         "PIL loop: open, RGB, np.asarray, np.stack (the limit)": lambda: pil_loop(folder),
-        "torchvision loop: read_file, decode_png (RGB), torch.stack": lambda: torchvision_png_loop(folder),
         "read_video(frame folder), before: stack of permuted tensors": lambda: legacy_read_folder(folder),
-        "read_video(frame folder), PIL decoding: stack HWC, one permute": serial(pil_decoding(lambda: read_video(str(folder)))),
-        "read_video(frame folder), now: libpng via torchvision": serial(lambda: read_video(str(folder))),
+        "read_video(frame folder), now: stack HWC, one permute": serial(lambda: read_video(str(folder))),
         "processor 224 px, before (old stacking + old float tail)": lambda: _legacy_folder_processor(before, folder),
-        "processor 224 px, PIL decoding, prefetch off (one core)": serial(pil_decoding(lambda: now(str(folder)))),
-        "processor 224 px, PIL decoding (decoding overlaps preparation)": pil_decoding(lambda: now(str(folder))),
         "processor 224 px, now, prefetch off (one core)": serial(lambda: now(str(folder))),
         "processor 224 px, now (decoding overlaps preparation)": lambda: now(str(folder)),
     }, args.repeats)

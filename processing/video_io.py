@@ -228,61 +228,10 @@ def frames_to_video(frames: Sequence, name: str = "<frames>", input_data_format=
     return as_video_tensor(np.stack(arrays), name=name, input_data_format=input_data_format)
 
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_JPEG_SIGNATURE = b"\xff\xd8\xff"
-_torchvision_decoders: tuple | None | bool = None  # (decode_png, decode_jpeg, ImageReadMode) or False if unavailable
-
-
-def _decode_fast(data: bytes) -> np.ndarray | None:
-    """A PNG of 8 bits or fewer, or a gray/colour JPEG → uint8 RGB array (H, W, 3) through torchvision's libpng /
-    libjpeg-turbo decoders, or None to leave the file to PIL: 16-bit PNGs (scaled to 8 bits by `pil_to_rgb_array`),
-    CMYK JPEGs, other formats, anything the decoder refuses (PIL then names the problem) and a torchvision built
-    without its image library.
-
-    PHOENIX-style frame folders are hundreds of small images and decoding them is most of a folder's time:
-    torchvision decodes PNGs ~1.5× and JPEGs ~1.3× as fast as Pillow (`benchmarks/video_input.py`), with the same
-    pixels for every 8-bit PNG colour type (gray, gray + alpha, RGB, RGBA, palette, palette + tRNS, 1-bit; alpha is
-    dropped like PIL's convert("RGB")) and for baseline / progressive JPEGs at any chroma subsampling
-    (`tests/test_fast_paths.py`). The array may be an HWC view of a CHW tensor."""
-    global _torchvision_decoders
-    png = len(data) >= 33 and data.startswith(_PNG_SIGNATURE)
-    if png and data[24] > 8:  # IHDR bit depth: 16-bit frames go to PIL
-        return None
-    if not (png or data.startswith(_JPEG_SIGNATURE)):
-        return None
-    if _torchvision_decoders is None:
-        try:
-            from torchvision.io import ImageReadMode, decode_jpeg, decode_png
-
-            _torchvision_decoders = (decode_png, decode_jpeg, ImageReadMode)
-        except Exception:  # pragma: no cover - torchvision without its image extension
-            _torchvision_decoders = False
-    if _torchvision_decoders is False:
-        return None
-    decode_png, decode_jpeg, mode = _torchvision_decoders
-    buffer = torch.frombuffer(bytearray(data), dtype=torch.uint8)
-    try:
-        # PNG: libpng expands gray / palette and drops alpha itself; JPEG: as stored (1 or 3 channels; 4 = CMYK)
-        frame = decode_png(buffer, mode=mode.RGB) if png else decode_jpeg(buffer, mode=mode.UNCHANGED)
-    except RuntimeError:  # corrupt or unsupported: PIL reads it or names the problem
-        return None
-    if frame.dtype != torch.uint8 or frame.ndim != 3 or frame.shape[0] not in (1, 3):
-        return None
-    return frame.permute(1, 2, 0).expand(-1, -1, 3).numpy()  # gray → RGB as PIL's convert("RGB") does
-
-
 def _read_image(path: Path) -> np.ndarray:
-    """One frame image → uint8 RGB array (H, W, 3) (see `pil_to_rgb_array`); PNGs and JPEGs through
-    `_decode_fast` when it can."""
+    """One frame image → uint8 RGB array (H, W, 3) (see `pil_to_rgb_array`)."""
     from PIL import Image, UnidentifiedImageError
 
-    if path.suffix.lower() in (".png", ".jpg", ".jpeg"):
-        try:
-            frame = _decode_fast(path.read_bytes())
-        except OSError:
-            frame = None  # PIL below names the problem
-        if frame is not None:
-            return frame
     try:
         with Image.open(path) as image:
             return pil_to_rgb_array(image)

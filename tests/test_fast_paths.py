@@ -76,63 +76,6 @@ def test_frame_folder_is_read_exactly_like_a_pil_loop(tmp_path):
     assert torch.equal(frames, torch.from_numpy(arrays).permute(0, 3, 1, 2))
 
 
-FRAME_KINDS = ["png RGB", "png RGBA", "png L", "png LA", "png P", "png P+tRNS", "png 1", "png I;16",
-               "jpg 4:2:0", "jpg 4:4:4", "jpg progressive", "jpg L", "jpg CMYK"]
-
-
-@pytest.mark.parametrize("kind", FRAME_KINDS)
-def test_frame_images_decode_to_the_same_pixels_as_pil(kind, tmp_path):
-    """8-bit PNGs and gray/colour JPEGs go through torchvision's decoders (`_decode_fast`, faster than Pillow);
-    each kind must give exactly what the PIL route (`pil_to_rgb_array`) gives, and 16-bit PNGs and CMYK JPEGs must
-    be left to the PIL route."""
-    from sign_translation.processing import video_io
-
-    rng = np.random.default_rng(2)
-    noise = rng.integers(0, 256, size=(26, 21, 3), dtype=np.uint8)
-    smooth = np.clip(np.cumsum(rng.normal(0, 8, (26, 21, 3)), axis=1) + 128, 0, 255).astype(np.uint8)
-    fmt, mode = kind.split(" ")
-    rgb = noise if fmt == "png" else smooth
-    image = {
-        "RGB": lambda: Image.fromarray(rgb),
-        "RGBA": lambda: Image.fromarray(np.dstack([rgb, rgb[..., :1]])),
-        "L": lambda: Image.fromarray(rgb[..., 0]),
-        "LA": lambda: Image.fromarray(rgb[..., 0]).convert("LA"),
-        "P": lambda: Image.fromarray(rgb).convert("P"),
-        "P+tRNS": lambda: Image.fromarray(rgb).convert("P"),
-        "1": lambda: Image.fromarray(rgb[..., 0]).convert("1"),
-        "I;16": lambda: Image.fromarray(rgb[..., 0].astype(np.uint16) * 257),
-        "4:2:0": lambda: Image.fromarray(rgb),
-        "4:4:4": lambda: Image.fromarray(rgb),
-        "progressive": lambda: Image.fromarray(rgb),
-        "CMYK": lambda: Image.fromarray(rgb).convert("CMYK"),
-    }[mode]()
-    options = {"P+tRNS": {"transparency": 0}, "4:2:0": {"subsampling": 2}, "4:4:4": {"subsampling": 0},
-               "progressive": {"progressive": True}}.get(mode, {})
-    path = tmp_path / f"frame.{fmt}"
-    image.save(path, **options)
-    with Image.open(path) as opened:
-        expected = video_io.pil_to_rgb_array(opened)
-    fast = video_io._decode_fast(path.read_bytes())
-    if mode in ("I;16", "CMYK"):
-        assert fast is None  # left to PIL (16 bits are scaled to 8, CMYK converted by PIL)
-    else:
-        assert fast is not None and fast.dtype == np.uint8 and np.array_equal(fast, expected)
-    assert np.array_equal(video_io._read_image(path), expected)
-
-
-def test_fast_decoder_leaves_damaged_and_other_files_to_pil(tmp_path):
-    from sign_translation.processing import video_io
-
-    for fmt in ("PNG", "JPEG"):
-        Image.fromarray(np.full((8, 8, 3), 7, dtype=np.uint8)).save(tmp_path / "good", format=fmt)
-        data = (tmp_path / "good").read_bytes()
-        assert video_io._decode_fast(data) is not None
-        assert video_io._decode_fast(data[: len(data) // 2]) is None  # truncated: PIL names the problem
-    Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(tmp_path / "other.bmp")
-    assert video_io._decode_fast((tmp_path / "other.bmp").read_bytes()) is None
-    assert video_io._decode_fast(b"not an image at all, but long enough to have a header") is None
-
-
 def test_huge_page_buffers_are_plain_tensors_and_padding_stays_zero():
     from sign_translation.processing import video_processing_sign_translation as module
 
