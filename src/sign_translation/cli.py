@@ -347,7 +347,7 @@ def _load_pipeline(args):
     if not os.path.isdir(os.path.expanduser(model)) and not is_repo_id:
         raise SignInputError(f"--model {model}: no such checkpoint folder")
     try:
-        return pipeline(TASK, model=args.model, device=args.device, trust_remote_code=args.trust_remote_code or None,
+        return pipeline(TASK, model=model, device=args.device, trust_remote_code=args.trust_remote_code or None,
                         **kwargs)
     except (OSError, ValueError) as err:  # CheckpointError is a ValueError: one line naming the folder and problem
         raise SignInputError(f"--model {args.model}: cannot load a checkpoint from it: {err}") from err
