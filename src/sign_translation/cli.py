@@ -36,6 +36,7 @@ from .validation import (
     hub_repo_id,
     int_at_least,
     int_in,
+    is_hub_repo_id,
 )
 
 logger = logging.getLogger(__name__)
@@ -338,19 +339,17 @@ def _load_pipeline(args):
     from . import TASK
 
     kwargs = {k: v for k, v in (("num_beams", args.num_beams), ("max_new_tokens", args.max_new_tokens)) if v}
-    model = args.model
-    if os.path.isfile(os.path.expanduser(model)):
+    model, path = args.model, os.path.expanduser(args.model)
+    if os.path.isfile(path):
         raise SignInputError(f"--model {model}: is a file; expected a checkpoint folder (config.json, "
                              "model.safetensors, the processor files) or a Hub repo id")
-    # A Hub repo id is "name" or "owner/name": a leading / . ~, a second "/" or a Windows separator make a path.
-    is_repo_id = not model.startswith((".", "/", "~")) and model.count("/") <= 1 and os.sep not in model.replace("/", "")
-    if not os.path.isdir(os.path.expanduser(model)) and not is_repo_id:
+    if not os.path.isdir(path) and not is_hub_repo_id(model):  # e.g. /x, ./x, ~/x, a/b/c: a folder that is not there
         raise SignInputError(f"--model {model}: no such checkpoint folder")
     try:
         return pipeline(TASK, model=model, device=args.device, trust_remote_code=args.trust_remote_code or None,
                         **kwargs)
     except (OSError, ValueError) as err:  # CheckpointError is a ValueError: one line naming the folder and problem
-        raise SignInputError(f"--model {args.model}: cannot load a checkpoint from it: {err}") from err
+        raise SignInputError(f"--model {model}: cannot load a checkpoint from it: {err}") from err
 
 
 def _add_translate_command(subparsers) -> None:

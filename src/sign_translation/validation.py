@@ -128,6 +128,18 @@ def device_spec(text: str) -> str:
 device_spec.__name__ = "device"
 
 
+def is_hub_repo_id(text: str) -> bool:
+    """Whether `text` is a well-formed Hub repo id (`name` or `namespace/name`), by huggingface_hub's own rule."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(text)
+    except HFValidationError:
+        return False
+    return True
+
+
 def hub_repo_id(text: str) -> str:
     """An argparse `type=`: a well-formed Hub repo id (`name` or `namespace/name`), checked before any upload."""
     from huggingface_hub.errors import HFValidationError
