@@ -110,6 +110,11 @@ class FlaLlmConfig(PretrainedConfig):
             gives the output (1024 for mBART-large) but not the hidden width; we use the LLM's hidden size.
         adapter_activation: activation of both adapter MLPs.
         label_smoothing: cross-entropy label smoothing (GFSLT/FLa-LLM: 0.2).
+        decoder_input_dropout: in training, the share of the sentence's input tokens (teacher forcing) replaced by
+            the padding token, whose embedding is zero, so the LM cannot predict every token from the ones before
+            and has to read the visual prefix ("word dropout", Bowman et al. 2016; not in the FLa-LLM paper: 0.0,
+            off). The start token and the targets are kept; evaluation and generation are unaffected. Stage 2
+            (`from_stage1`) does not inherit it from stage 1: pass it there to use it with the LLM.
         freeze_visual_encoder: stage 2 freezes backbone + temporal module, BatchNorm statistics included (paper).
         frame_stride: the paper feeds 25% of the frames (T/4); recorded here so model cards and recipes agree with
             the processor, which does the sampling.
@@ -227,6 +232,7 @@ class FlaLlmConfig(PretrainedConfig):
     llm_adapter_hidden_size: int | None = None
     adapter_activation: str = "gelu"
     label_smoothing: float = 0.2
+    decoder_input_dropout: float = 0.0
     freeze_visual_encoder: bool = True
     frame_stride: int = 4
     language_code: str | None = None
@@ -271,6 +277,7 @@ class FlaLlmConfig(PretrainedConfig):
         check_int_field(owner, "temporal_kernel_size", self.temporal_kernel_size, odd=True)
         check_int_field(owner, "llm_adapter_hidden_size", self.llm_adapter_hidden_size, optional=True)
         check_float_field(owner, "label_smoothing", self.label_smoothing, 0.0, 1.0, exclusive_maximum=True)
+        check_float_field(owner, "decoder_input_dropout", self.decoder_input_dropout, 0.0, 1.0, exclusive_maximum=True)
         check_float_field(owner, "initializer_range", self.initializer_range, 0.0, exclusive_minimum=True)
         check_lora_fields(self)
 

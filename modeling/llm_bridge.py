@@ -228,6 +228,8 @@ class VisualPrefixLMMixin:
         if lm.config.is_encoder_decoder:
             if decoder_input_ids is None and labels is not None:
                 decoder_input_ids = self._decoder_inputs_from_labels(labels)
+            if decoder_input_ids is not None:
+                decoder_input_ids = self._drop_input_tokens(decoder_input_ids, keep_first=True)
             outputs = lm(
                 inputs_embeds=prefix,
                 attention_mask=prefix_mask,
@@ -287,6 +289,22 @@ class VisualPrefixLMMixin:
         shifted[:, 0] = start
         return shifted
 
+    def _drop_input_tokens(self, input_ids: torch.Tensor, keep_first: bool = False) -> torch.Tensor:
+        """Word dropout (`config.decoder_input_dropout`, training only): a random share of the teacher-forced input
+        tokens becomes the padding token (zero embedding), so the LM has to read the visual prefix; padding, and
+        with `keep_first` the start token, are kept. The targets are not touched."""
+        rate = float(getattr(self.config, "decoder_input_dropout", 0.0) or 0.0)
+        if not self.training or rate <= 0.0:
+            return input_ids
+        pad_id = self.language_model.config.pad_token_id
+        if pad_id is None:
+            pad_id = self.config.pad_token_id if self.config.pad_token_id is not None else 0
+        drop = torch.rand(input_ids.shape, device=input_ids.device) < rate
+        drop &= input_ids != pad_id
+        if keep_first:
+            drop[:, 0] = False
+        return input_ids.masked_fill(drop, pad_id)
+
     def _causal_sequence(self, prefix, prefix_mask, labels):
         """[prefix ; sentence] per example, right-padded; targets are the sentence tokens, each predicted from the
         position before it (the first from the last prefix step)."""
@@ -298,7 +316,7 @@ class VisualPrefixLMMixin:
             label_lengths = [0] * batch
         else:
             label_lengths = (labels != -100).sum(1).tolist()
-            tokens = embed(labels.masked_fill(labels == -100, pad_id))  # (B, L, D)
+            tokens = embed(self._drop_input_tokens(labels.masked_fill(labels == -100, pad_id)))  # (B, L, D)
         total = max(p + n for p, n in zip(prefix_lengths, label_lengths))
         embeds = prefix.new_zeros(batch, total, dim)
         mask = prefix_mask.new_zeros(batch, total)

@@ -59,6 +59,43 @@ def test_label_smoothing_and_num_items_in_batch():
     assert torch.allclose(smoothed, reference, atol=1e-6)
 
 
+@pytest.mark.parametrize("cls, llm", [(FlaLlmForVisualInitialization, "mbart"), (FlaLlmForConditionalGeneration,
+                                                                                    "causal")])
+def test_decoder_input_dropout_blanks_teacher_forced_tokens_in_training_only(cls, llm):
+    """`decoder_input_dropout` (word dropout): in training a share of the LM's input tokens becomes padding (zero
+    embedding); the start token, the padding and the targets stay; evaluation sees the sentence unchanged."""
+    torch.manual_seed(0)
+    config = FlaLlmConfig.tiny(vocab_size=50, label_smoothing=0.0, decoder_input_dropout=0.5,
+                               **({"llm": llm} if llm == "causal" else {}))
+    model = cls(config)
+    pad = model.language_model.config.pad_token_id
+    seen = []
+    lm = model.language_model
+    embeddings = lm.get_decoder().embed_tokens if lm.config.is_encoder_decoder else lm.get_input_embeddings()
+    embeddings.register_forward_hook(lambda module, args, out: seen.append(args[0].clone()))
+    video, mask = padded_batch()
+    model.eval()
+    clean = model(pixel_values_videos=video, video_mask=mask, labels=LABELS)
+    reference = seen.pop()
+    model.train()
+    torch.manual_seed(1)
+    dropped = model(pixel_values_videos=video, video_mask=mask, labels=LABELS)
+    blanked = seen.pop()
+    changed = blanked != reference
+    assert changed.any() and (blanked[changed] == pad).all()  # only ever replaced by the padding token
+    assert not changed[reference == pad].any()  # padding stays padding
+    if llm != "causal":
+        assert torch.equal(blanked[:, 0], reference[:, 0])  # the decoder's start token is kept
+    kept = ((reference != pad) & ~changed).sum().item()
+    assert 0 < changed.sum().item() and 0 < kept  # about half of 9 tokens at rate 0.5 (seeded)
+    assert dropped.logits.shape == clean.logits.shape and torch.isfinite(dropped.loss)
+    model.eval()  # evaluation is unaffected by the rate (the loss moved only by BatchNorm's running statistics)
+    model(pixel_values_videos=video, video_mask=mask, labels=LABELS)
+    assert torch.equal(seen.pop(), reference)
+    with pytest.raises(ValueError, match="decoder_input_dropout"):
+        FlaLlmConfig.tiny(vocab_size=50, decoder_input_dropout=1.0)
+
+
 def collated_batch(tiny_corpus, tiny_tokenizer, n=8):
     rows = [load_sign_dataset(tiny_corpus)["train"][i] for i in range(n)]
     processor = SignTranslationProcessor(SignVideoProcessor(size=32, crop_size=28, frame_stride=2), tiny_tokenizer)

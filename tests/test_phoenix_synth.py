@@ -152,8 +152,8 @@ def bench():
     return module
 
 
-def _tiny_stage1_recipe(tmp_path: Path) -> Path:
-    recipe = json.loads((REPO / "train_scripts/recipes/phoenix_synth_fla_stage1.json").read_text())
+def _tiny_stage1_recipe(tmp_path: Path, name: str = "phoenix_synth_fla_stage1.json") -> Path:
+    recipe = json.loads((REPO / "train_scripts/recipes" / name).read_text())
     recipe["train_tokenizer_vocab_size"] = 80
     overrides = recipe["config_overrides"]
     overrides["vision_config"].update(hidden_sizes=[8, 8, 16], embedding_size=8)
@@ -162,7 +162,7 @@ def _tiny_stage1_recipe(tmp_path: Path) -> Path:
     overrides.update(temporal_hidden_size=16, vl_adapter_hidden_size=16)
     recipe.update(per_device_train_batch_size=4, per_device_eval_batch_size=8, warmup_steps=0,
                   dataloader_num_workers=0, logging_steps=2)
-    path = tmp_path / "tiny_stage1.json"
+    path = tmp_path / f"tiny_{name}"
     path.write_text(json.dumps(recipe))
     return path
 
@@ -228,6 +228,22 @@ def test_benchmark_most_frequent_and_stage1(bench, tiny_corpus, tmp_path, capsys
     assert [p["step"] for p in resumed["curve"]] == [2, 4]
     assert [p["dev_bleu4"] for p in resumed["curve"]] == [p["dev_bleu4"] for p in c["curve"]]
     assert resumed["test"] == c["test"]
+
+
+@pytest.mark.slow
+def test_stage1_recipe_with_the_papers_sgd(bench, tiny_corpus, tmp_path):
+    """`phoenix_synth_fla_stage1_sgd.json` trains stage 1 with the paper's optimiser: SGD, momentum 0.9, lr 1e-2."""
+    recipe = _tiny_stage1_recipe(tmp_path, "phoenix_synth_fla_stage1_sgd.json")
+    c = bench.main(["--variant", "c", "--corpus", str(tiny_corpus), "--workdir", str(tmp_path / "runs"),
+                    "--results", str(tmp_path / "results.json"), "--recipe", str(recipe), "--max-steps", "2",
+                    "--eval-steps", "2", "--max-eval-samples", "3", "--tag", "sgd"])
+    assert c["settings"]["optim"] == "sgd" and c["settings"]["learning_rate"] == 0.01
+    state = torch.load(Path(c["run_dir"]) / "checkpoint-2" / "optimizer.pt", weights_only=True)
+    groups = state["param_groups"]
+    assert {g["momentum"] for g in groups} == {0.9} and {g["initial_lr"] for g in groups} == {0.01}
+    assert {g["weight_decay"] for g in groups} == {0.0, 1e-4}  # no decay on biases and norms, as for AdamW
+    assert "exp_avg" not in next(iter(state["state"].values()))  # not Adam's moments: SGD's momentum buffers
+    assert all("momentum_buffer" in s for s in state["state"].values())
 
 
 @pytest.fixture(scope="module")
