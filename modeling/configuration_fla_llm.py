@@ -111,10 +111,11 @@ class FlaLlmConfig(PretrainedConfig):
         adapter_activation: activation of both adapter MLPs.
         label_smoothing: cross-entropy label smoothing (GFSLT/FLa-LLM: 0.2).
         decoder_input_dropout: in training, the share of the sentence's input tokens (teacher forcing) replaced by
-            the padding token, whose embedding is zero, so the LM cannot predict every token from the ones before
-            and has to read the visual prefix ("word dropout", Bowman et al. 2016; not in the FLa-LLM paper: 0.0,
-            off). The start token and the targets are kept; evaluation and generation are unaffected. Stage 2
-            (`from_stage1`) does not inherit it from stage 1: pass it there to use it with the LLM.
+            the padding token (one fixed embedding for every blanked word), so the LM cannot predict every token
+            from the ones before and has to read the visual prefix ("word dropout", Bowman et al. 2016; not in the
+            FLa-LLM paper: 0.0, off). The start token and the targets are kept; evaluation and generation are
+            unaffected. Stage 2 (`from_stage1`) does not inherit it from stage 1: pass it there to use it with the
+            LLM.
         freeze_visual_encoder: stage 2 freezes backbone + temporal module, BatchNorm statistics included (paper).
         frame_stride: the paper feeds 25% of the frames (T/4); recorded here so model cards and recipes agree with
             the processor, which does the sampling.

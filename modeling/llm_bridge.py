@@ -291,8 +291,8 @@ class VisualPrefixLMMixin:
 
     def _drop_input_tokens(self, input_ids: torch.Tensor, keep_first: bool = False) -> torch.Tensor:
         """Word dropout (`config.decoder_input_dropout`, training only): a random share of the teacher-forced input
-        tokens becomes the padding token (zero embedding), so the LM has to read the visual prefix; padding, and
-        with `keep_first` the start token, are kept. The targets are not touched."""
+        tokens becomes the padding token (one fixed embedding for every blanked word), so the LM has to read the
+        visual prefix; padding, and with `keep_first` the start token, are kept. The targets are not touched."""
         rate = float(getattr(self.config, "decoder_input_dropout", 0.0) or 0.0)
         if not self.training or rate <= 0.0:
             return input_ids

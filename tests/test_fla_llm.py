@@ -62,8 +62,8 @@ def test_label_smoothing_and_num_items_in_batch():
 @pytest.mark.parametrize("cls, llm", [(FlaLlmForVisualInitialization, "mbart"), (FlaLlmForConditionalGeneration,
                                                                                     "causal")])
 def test_decoder_input_dropout_blanks_teacher_forced_tokens_in_training_only(cls, llm):
-    """`decoder_input_dropout` (word dropout): in training a share of the LM's input tokens becomes padding (zero
-    embedding); the start token, the padding and the targets stay; evaluation sees the sentence unchanged."""
+    """`decoder_input_dropout` (word dropout): in training a share of the LM's input tokens becomes the padding
+    token; the start token, the padding and the targets stay; evaluation sees the sentence unchanged."""
     torch.manual_seed(0)
     config = FlaLlmConfig.tiny(vocab_size=50, label_smoothing=0.0, decoder_input_dropout=0.5,
                                **({"llm": llm} if llm == "causal" else {}))
