@@ -96,6 +96,17 @@ def test_decoder_input_dropout_blanks_teacher_forced_tokens_in_training_only(cls
         FlaLlmConfig.tiny(vocab_size=50, decoder_input_dropout=1.0)
 
 
+def test_decoder_input_dropout_is_saved_and_not_inherited_by_stage2(tmp_path):
+    stage1 = FlaLlmForVisualInitialization(FlaLlmConfig.tiny(vocab_size=50, decoder_input_dropout=0.4))
+    stage1.save_pretrained(tmp_path / "stage1")
+    assert FlaLlmConfig.from_pretrained(tmp_path / "stage1").decoder_input_dropout == 0.4
+    llm = AutoModelForSeq2SeqLM.from_config(stage1.config.text_config)
+    plain, _ = FlaLlmForConditionalGeneration.from_stage1(tmp_path / "stage1", llm)
+    assert plain.config.decoder_input_dropout == 0.0  # stage 2 is the paper's unless asked
+    asked, _ = FlaLlmForConditionalGeneration.from_stage1(tmp_path / "stage1", llm, decoder_input_dropout=0.2)
+    assert asked.config.decoder_input_dropout == 0.2
+
+
 def collated_batch(tiny_corpus, tiny_tokenizer, n=8):
     rows = [load_sign_dataset(tiny_corpus)["train"][i] for i in range(n)]
     processor = SignTranslationProcessor(SignVideoProcessor(size=32, crop_size=28, frame_stride=2), tiny_tokenizer)

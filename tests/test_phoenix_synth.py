@@ -246,6 +246,17 @@ def test_stage1_recipe_with_the_papers_sgd(bench, tiny_corpus, tmp_path):
     assert all("momentum_buffer" in s for s in state["state"].values())
 
 
+@pytest.mark.slow
+def test_stage1_recipe_with_word_dropout(bench, tiny_corpus, tmp_path):
+    """`phoenix_synth_fla_stage1_worddrop.json` trains stage 1 with `decoder_input_dropout` 0.4, saved in the checkpoint."""
+    recipe = _tiny_stage1_recipe(tmp_path, "phoenix_synth_fla_stage1_worddrop.json")
+    c = bench.main(["--variant", "c", "--corpus", str(tiny_corpus), "--workdir", str(tmp_path / "runs"),
+                    "--results", str(tmp_path / "results.json"), "--recipe", str(recipe), "--max-steps", "2",
+                    "--eval-steps", "2", "--max-eval-samples", "3", "--tag", "worddrop"])
+    assert json.loads((Path(c["run_dir"]) / "config.json").read_text())["decoder_input_dropout"] == 0.4
+    assert c["settings"]["config_overrides"]["decoder_input_dropout"] == 0.4
+
+
 @pytest.fixture(scope="module")
 def tiny_llm(tiny_corpus, tmp_path_factory) -> Path:
     """A tiny random Gemma-3 causal LM with an offline-learnt Unigram tokenizer, saved as a plain folder (what
