@@ -230,13 +230,18 @@ def test_benchmark_most_frequent_and_stage1(bench, tiny_corpus, tmp_path, capsys
     assert resumed["test"] == c["test"]
 
 
+def _two_step_stage1(bench, tiny_corpus: Path, tmp_path: Path, recipe_name: str, tag: str) -> dict:
+    """Variant c for 2 steps on the tiny corpus with a stage-1 recipe shrunk to tiny sizes (its other settings kept)."""
+    recipe = _tiny_stage1_recipe(tmp_path, recipe_name)
+    return bench.main(["--variant", "c", "--corpus", str(tiny_corpus), "--workdir", str(tmp_path / "runs"),
+                       "--results", str(tmp_path / "results.json"), "--recipe", str(recipe), "--max-steps", "2",
+                       "--eval-steps", "2", "--max-eval-samples", "3", "--tag", tag])
+
+
 @pytest.mark.slow
 def test_stage1_recipe_with_the_papers_sgd(bench, tiny_corpus, tmp_path):
     """`phoenix_synth_fla_stage1_sgd.json` trains stage 1 with the paper's optimiser: SGD, momentum 0.9, lr 1e-2."""
-    recipe = _tiny_stage1_recipe(tmp_path, "phoenix_synth_fla_stage1_sgd.json")
-    c = bench.main(["--variant", "c", "--corpus", str(tiny_corpus), "--workdir", str(tmp_path / "runs"),
-                    "--results", str(tmp_path / "results.json"), "--recipe", str(recipe), "--max-steps", "2",
-                    "--eval-steps", "2", "--max-eval-samples", "3", "--tag", "sgd"])
+    c = _two_step_stage1(bench, tiny_corpus, tmp_path, "phoenix_synth_fla_stage1_sgd.json", "sgd")
     assert c["settings"]["optim"] == "sgd" and c["settings"]["learning_rate"] == 0.01
     state = torch.load(Path(c["run_dir"]) / "checkpoint-2" / "optimizer.pt", weights_only=True)
     groups = state["param_groups"]
@@ -249,10 +254,7 @@ def test_stage1_recipe_with_the_papers_sgd(bench, tiny_corpus, tmp_path):
 @pytest.mark.slow
 def test_stage1_recipe_with_word_dropout(bench, tiny_corpus, tmp_path):
     """`phoenix_synth_fla_stage1_worddrop.json` trains stage 1 with `decoder_input_dropout` 0.4, saved in the checkpoint."""
-    recipe = _tiny_stage1_recipe(tmp_path, "phoenix_synth_fla_stage1_worddrop.json")
-    c = bench.main(["--variant", "c", "--corpus", str(tiny_corpus), "--workdir", str(tmp_path / "runs"),
-                    "--results", str(tmp_path / "results.json"), "--recipe", str(recipe), "--max-steps", "2",
-                    "--eval-steps", "2", "--max-eval-samples", "3", "--tag", "worddrop"])
+    c = _two_step_stage1(bench, tiny_corpus, tmp_path, "phoenix_synth_fla_stage1_worddrop.json", "worddrop")
     assert json.loads((Path(c["run_dir"]) / "config.json").read_text())["decoder_input_dropout"] == 0.4
     assert c["settings"]["config_overrides"]["decoder_input_dropout"] == 0.4
 
