@@ -10,9 +10,10 @@ Rows (frames per second of each way, and its ratio to the reference row of its b
                 decoded and prepared one after the other on one core) and now (the next chunk decoded in a
                 background thread while this one is resized / cropped / normalised), both also with the clip buffer
                 from a plain torch.empty (4 KiB pages, as before `empty_frames`) │ the same with frame_stride=4
-  frame folder: a plain PIL loop (open, RGB, np.asarray, np.stack — the limit) │ read_video before (stack of
-                permuted tensors) and now (stack HWC arrays, one permute) │ the processor at 224 px, before / now
-                with prefetch off / now
+  frame folder: a plain PIL loop (open, RGB, np.asarray, np.stack — the limit), and the same on 2 threads │
+                read_video before (stack of permuted tensors) and now (stack HWC arrays, one permute) │ the
+                processor at 224 px, before / now with prefetch off / with one image-decoding thread ahead (as
+                before) / now (one per core, at most 2)
   workers:      the processor inside a DataLoader with 0/1/2 worker processes (videos/s vs 0 workers)
   --profile:    the processor's steps at 224 px timed one by one on one core (decode, resize, crop, uint8 → float32
                 into a fresh buffer with 4 KiB or huge pages or into a reused one, rescale + normalise)
@@ -147,6 +148,33 @@ def pil_loop(folder: Path) -> np.ndarray:
     return np.stack(arrays)
 
 
+def pil_threads(folder: Path, pool) -> np.ndarray:
+    """The PIL loop's work spread over a thread pool (`pool.map`, in order): the limit for two decoding threads."""
+    from PIL import Image
+
+    def read(path):
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+
+    return np.stack(list(pool.map(read, sorted(folder.glob("*.png")))))
+
+
+def image_threads(count: int, fn):
+    """`fn` with `count` threads decoding frame-folder images ahead of the preparation (the default: one per core,
+    at most 2; before, always one)."""
+    from sign_translation.processing import video_io
+
+    def run():
+        original = video_io.default_image_threads
+        video_io.default_image_threads = lambda: count
+        try:
+            return fn()
+        finally:
+            video_io.default_image_threads = original
+
+    return run
+
+
 def interleaved(cases: dict, repeats: int) -> dict[str, float]:
     """Median seconds of each case, the cases run round-robin so that load changes hit all of them alike."""
     for fn in cases.values():
@@ -270,14 +298,22 @@ def main() -> None:
         steps = profile_block(video, now, args.frames, args.repeats)
         print_block("the processor's steps at 224 px, one by one (ratio: decode time / step time)", steps, args.frames)
 
-    folder_rows = interleaved({
-        "PIL loop: open, RGB, np.asarray, np.stack (the limit)": lambda: pil_loop(folder),
-        "read_video(frame folder), before: stack of permuted tensors": lambda: legacy_read_folder(folder),
-        "read_video(frame folder), now: stack HWC, one permute": serial(lambda: read_video(str(folder))),
-        "processor 224 px, before (old stacking + old float tail)": lambda: _legacy_folder_processor(before, folder),
-        "processor 224 px, now, prefetch off (one core)": serial(lambda: now(str(folder))),
-        "processor 224 px, now (decoding overlaps preparation)": lambda: now(str(folder)),
-    }, args.repeats)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sign_translation.processing.video_io import default_image_threads
+
+    threads = default_image_threads()
+    with ThreadPoolExecutor(2) as pool:
+        folder_rows = interleaved({
+            "PIL loop: open, RGB, np.asarray, np.stack (the limit)": lambda: pil_loop(folder),
+            "PIL loop on 2 threads (pool.map; for scale)": lambda: pil_threads(folder, pool),
+            "read_video(frame folder), before: stack of permuted tensors": lambda: legacy_read_folder(folder),
+            "read_video(frame folder), now: stack HWC, one permute": serial(lambda: read_video(str(folder))),
+            "processor 224 px, before (old stacking + old float tail)": lambda: _legacy_folder_processor(before, folder),
+            "processor 224 px, now, prefetch off (one core)": serial(lambda: now(str(folder))),
+            "processor 224 px, now, 1 image-decoding thread": image_threads(1, lambda: now(str(folder))),
+            f"processor 224 px, now ({threads} image-decoding threads)": lambda: now(str(folder)),
+        }, args.repeats)
     print_block("PNG frame folder (210x260, PHOENIX size)", folder_rows, args.frames)
 
     if not args.skip_workers:

@@ -363,6 +363,48 @@ def _reference(processor: SignVideoProcessor, source, **kwargs) -> torch.Tensor:
                                            opts["image_std"]).float()
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_frame_folder_decoded_on_several_threads_gives_the_frames_in_order(tmp_path, monkeypatch, threads):
+    """Frame folders decode the next chunks on `image_threads` threads: the frames, their order (repeated and
+    skipped indices included) and the order the per-chunk transform sees them in are those of plain decoding."""
+    monkeypatch.setattr(video_io, "PREFETCH_CHUNK_FRAMES", 2)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(11):
+        Image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(folder / f"images{i + 1:04d}.png")
+    wanted = [0, 0, 2, 3, 5, 6, 6, 9, 10]
+    plain, _, _ = read_video(str(folder), lambda info: wanted, prefetch=False)
+    seen = []
+
+    def transform(chunk):
+        seen.append(chunk[:, 0, 0, 0].tolist())
+        return chunk
+
+    frames, indices, _ = read_video(str(folder), lambda info: wanted, transform=transform, prefetch=True,
+                                    image_threads=threads)
+    assert indices.tolist() == wanted and torch.equal(frames, plain)
+    assert sum(seen, []) == plain[:, 0, 0, 0].tolist() and len(seen) == 5
+    with pytest.raises(ValueError, match="image_threads"):
+        read_video(str(folder), image_threads=0)
+
+
+def test_frame_folder_bad_image_on_a_decoding_thread_names_the_file(tmp_path, monkeypatch):
+    """A corrupt image met by one of several decoding threads is raised as the SignInputError naming it, and no
+    thread is left running."""
+    import threading
+
+    monkeypatch.setattr(video_io, "PREFETCH_CHUNK_FRAMES", 2)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(9):
+        Image.fromarray(np.full((8, 8, 3), i, dtype=np.uint8)).save(folder / f"images{i + 1:04d}.png")
+    (folder / "images0006.png").write_bytes(b"not a png")
+    with pytest.raises(SignInputError, match=r"images0006\.png.*unreadable image"):
+        read_video(str(folder), prefetch=True, image_threads=2)
+    assert not [t for t in threading.enumerate() if t.name.startswith("sign-video-decode")]
+
+
 @pytest.mark.parametrize("prefetch", [True, False])
 @pytest.mark.parametrize("augment", [False, True])
 def test_chunked_preparation_equals_the_plain_computation(tmp_path, monkeypatch, prefetch, augment):
