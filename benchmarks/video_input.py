@@ -8,8 +8,9 @@ Rows (frames per second of each way, and its ratio to the reference row of its b
   video file:   torchcodec decoding every frame with one FFmpeg thread (the limit) │ SignVideoProcessor at 224 px:
                 before (all frames read, then a per-clip float tail + pad copy), now with prefetching off (chunks
                 decoded and prepared one after the other on one core) and now (the next chunk decoded in a
-                background thread while this one is resized / cropped / normalised), both also with the clip buffer
-                from a plain torch.empty (4 KiB pages, as before `empty_frames`) │ the same with frame_stride=4
+                background thread while this one is resized / cropped / normalised, up to 3 chunks queued), both
+                also with the clip buffer from a plain torch.empty (4 KiB pages, as before `empty_frames`), and with
+                the decoder one chunk ahead (as before `file_chunks_ahead`) │ the same with frame_stride=4
   frame folder: a plain PIL loop (open, RGB, np.asarray, np.stack — the limit), and the same on 2 threads │
                 read_video before (stack of permuted tensors) and now (stack HWC arrays, one permute) │ the
                 processor at 224 px, before / now with prefetch off / with one image-decoding thread ahead (as
@@ -175,6 +176,22 @@ def image_threads(count: int, fn):
     return run
 
 
+def one_chunk_ahead(fn):
+    """`fn` with a video file's decoder running one chunk ahead of the preparation, as before
+    `file_chunks_ahead` let it queue up to three."""
+    from sign_translation.processing import video_io
+
+    def run():
+        original = video_io.file_chunks_ahead
+        video_io.file_chunks_ahead = lambda chunk_size, info: 1
+        try:
+            return fn()
+        finally:
+            video_io.file_chunks_ahead = original
+
+    return run
+
+
 def interleaved(cases: dict, repeats: int) -> dict[str, float]:
     """Median seconds of each case, the cases run round-robin so that load changes hit all of them alike."""
     for fn in cases.values():
@@ -288,6 +305,7 @@ def main() -> None:
         "processor 224 px, now, prefetch off (one core)": serial(lambda: now(str(video))),
         "processor 224 px, now, prefetch off, 4 KiB-page buffers": serial(small_pages(lambda: now(str(video)))),
         "processor 224 px, now, 4 KiB-page buffers": small_pages(lambda: now(str(video))),
+        "processor 224 px, now, decoder 1 chunk ahead (as before)": one_chunk_ahead(lambda: now(str(video))),
         "processor 224 px, now (decoding overlaps preparation)": lambda: now(str(video)),
         "processor 224 px, frame_stride=4, before (frames/s of the source)": lambda: before(str(video), frame_stride=4),
         "processor 224 px, frame_stride=4, now, prefetch off": serial(lambda: now(str(video), frame_stride=4)),

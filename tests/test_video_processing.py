@@ -389,6 +389,18 @@ def test_frame_folder_decoded_on_several_threads_gives_the_frames_in_order(tmp_p
         read_video(str(folder), image_threads=0)
 
 
+def test_file_decoder_runs_ahead_within_a_memory_budget():
+    """A video file's decoder queues up to 3 chunks while they hold at most 32 MiB of decoded frames."""
+    from sign_translation.processing.video_io import VideoInfo, file_chunks_ahead
+
+    assert file_chunks_ahead(8, VideoInfo("a.mp4", 100, 25.0, 240, 320)) == 3
+    assert file_chunks_ahead(8, VideoInfo("a.mp4", 100, 25.0, 720, 1280)) == 1
+    assert file_chunks_ahead(8, VideoInfo("a.mp4", 100, 25.0, 2160, 3840)) == 1
+    assert file_chunks_ahead(8, VideoInfo("a.mp4", 100, 25.0, 480, 640)) == 3
+    assert file_chunks_ahead(32, VideoInfo("a.mp4", 100, 25.0, 480, 640)) == 1
+    assert file_chunks_ahead(8, VideoInfo("a.mp4", 100, 25.0, None, None)) == 1
+
+
 def test_frame_folder_bad_image_on_a_decoding_thread_names_the_file(tmp_path, monkeypatch):
     """A corrupt image met by one of several decoding threads is raised as the SignInputError naming it, and no
     thread is left running."""
