@@ -54,6 +54,8 @@ RECIPES = REPO / "train_scripts" / "recipes"
 DEFAULT_RESULTS = REPO / "benchmarks" / "results" / "phoenix_synth.json"
 DEFAULT_CORPUS = REPO / "benchmarks" / "output" / "phoenix_synth_corpus"
 DEFAULT_WORKDIR = REPO / "benchmarks" / "output" / "phoenix_synth"
+# f/g with --llm: the translation stage's recipe (the LLM as the whole translator on MMLP's visual front end)
+LLM_TRANSLATE_RECIPE = "phoenix_synth_mmslt_translate_llm.json"
 CURVE_FILE = "dev_curve.json"
 
 logger = logging.getLogger("phoenix_synth")
@@ -399,19 +401,32 @@ def run_mmslt(args, variant: Variant) -> dict:
     descriptions = descriptions_from_corpus(dataset, args.workdir / "descriptions" / "texts")
     encode_descriptions(DescriptionEncoder.from_pretrained(str(args.description_encoder)), descriptions, embeddings)
     use_mapper = variant.name == "mmslt"
-    run_dir = args.workdir / _run_name(variant, args, encoder_tag)
+    run_dir = args.workdir / _run_name(variant, args, f"{encoder_tag}-{_llm_tag(args)}" if args.llm else encoder_tag)
     # --eval-steps is the translation's dev evaluation; pre-training has none and keeps its recipe's save interval
     pretrain = {**_recipe(args, variant, 0), **{k: v for k, v in _budget_overrides(args).items()
                                                   if k not in ("eval_steps", "save_steps")}}
     pretrain.setdefault("config_overrides", {})["use_description_mapper"] = use_mapper
     if args.mse_weight is not None:  # the description term's weight in MMLP (recipe: the paper's 0.1)
         pretrain["config_overrides"]["mse_weight"] = args.mse_weight
-    translate = {**_recipe(args, variant, 1), **_budget_overrides(args)}
+    if args.llm and not args.recipe:  # the whole translator is the LLM, on MMLP's visual front end
+        translate = {**json.loads((RECIPES / LLM_TRANSLATE_RECIPE).read_text()),
+                     "_path": str((RECIPES / LLM_TRANSLATE_RECIPE).relative_to(REPO))}
+    else:
+        translate = _recipe(args, variant, 1)
+    translate.update(_budget_overrides(args))
+    if args.llm:  # whatever the recipe: only MMLP's front end is reused; the LLM keeps its own (trimmed) tokenizer
+        translate.update(front_end_only=True, trim_vocabulary=True)
     if args.translation_steps is not None:
         translate["max_steps"] = args.translation_steps
     common = ["--data_dir", str(args.corpus), "--seed", str(args.seed)]
+    llm_args = ["--llm_name_or_path", str(args.llm)] if args.llm else []
     pretrain_dir = run_dir / "pretrain"
-    if args.translation_steps is not None and args.tag and not _pretrained(pretrain_dir):
+    if args.pretraining:
+        pretrain_dir = _given_pretraining(args.pretraining, use_mapper)
+        saved_recipe = pretrain_dir.parent / "pretrain.json"  # what that pre-training ran, for this record
+        if saved_recipe.is_file():
+            pretrain = {**json.loads(saved_recipe.read_text()), "_path": _display_path(saved_recipe)}
+    elif args.translation_steps is not None and args.tag and not _pretrained(pretrain_dir):
         # a run that departs only in its translation budget shares the untagged run's finished pre-training when
         # that was made with the same pre-training recipe
         untagged = args.workdir / _run_name(variant, argparse.Namespace(seed=args.seed, tag=None), encoder_tag)
@@ -426,7 +441,7 @@ def run_mmslt(args, variant: Variant) -> dict:
         pre = mmslt.main(["--recipe", str(_write_recipe(run_dir, "pretrain.json", pretrain)), *common,
                           "--description_cache", str(embeddings), "--output_dir", str(pretrain_dir)])
     results = finished_results(run_dir / "model", translate.get("max_steps")) or mmslt.main(["--recipe", str(_write_recipe(run_dir, "translate.json", translate)), *common,
-                          "--pretrained_model_name_or_path", str(pretrain_dir),
+                          "--pretrained_model_name_or_path", str(pretrain_dir), *llm_args,
                           # keyed on the frozen front end's weights: runs on the same pre-training share the features
                           "--feature_cache_dir", str(args.workdir / "feature_cache" / pretrain_dir.parent.name),
                           "--output_dir", str(run_dir / "model")],
@@ -439,6 +454,18 @@ def run_mmslt(args, variant: Variant) -> dict:
     record["stage1_train_seconds"] = (pre.get("train") or {}).get("train_runtime")  # MMLP pre-training, f/g's stage 1
     record["pretraining"] = str(pretrain_dir.relative_to(REPO) if pretrain_dir.is_relative_to(REPO) else pretrain_dir)
     return record
+
+
+def _given_pretraining(path: Path, use_mapper: bool) -> Path:
+    """`--pretraining`: a finished MMLP pre-training of the right kind (f: with the description mapper, g: without)."""
+    if not _pretrained(path):
+        raise SystemExit(f"--pretraining {path}: not a finished MMSLT pre-training (no results.json with retrieval "
+                         "scores there)")
+    config = json.loads((path / "config.json").read_text())
+    if bool(config.get("use_description_mapper", True)) != use_mapper:
+        raise SystemExit(f"--pretraining {path}: pre-trained {'with' if not use_mapper else 'without'} the "
+                         f"description mapper; use it with --variant {'f' if not use_mapper else 'g'}")
+    return path
 
 
 def _pretrained(pretrain_dir: Path) -> dict | None:
@@ -809,6 +836,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mse-weight", type=float, default=None,
                         help="f: the description mapper's MSE weight in pre-training (the recipe's is the paper's "
                              "0.1); needs --tag")
+    parser.add_argument("--pretraining", type=Path, default=None,
+                        help="f/g: translate on this finished MMLP pre-training instead of running one (e.g. to "
+                             "compare translators on the same frozen front end)")
     parser.add_argument("--max-train-samples", type=int, default=None)
     parser.add_argument("--max-eval-samples", type=int, default=None, help="dev clips evaluated during training")
     args = parser.parse_args(argv)
@@ -826,6 +856,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error("--mse-weight applies to variant f (MMSLT with the description mapper) only")
         if not args.tag:
             parser.error("--mse-weight departs from the recipe: name the run with --tag")
+    if args.pretraining is not None:
+        if args.variant and resolve_variant(args.variant).name not in ("mmslt", "mmslt_no_mapper"):
+            parser.error("--pretraining applies to the MMSLT variants f and g only")
+        if args.mse_weight is not None:
+            parser.error("--pretraining reuses a finished pre-training: --mse-weight cannot change it")
+        if not args.tag:
+            parser.error("--pretraining departs from the recipe: name the run with --tag")
     if args.llm is not None:  # an offline model name (gemma-3-270m) or a GGUF file: its converted plain folder
         from sign_translation.modeling.pretrained_sources import resolve_pretrained
 
@@ -850,7 +887,7 @@ def main(argv: list[str] | None = None) -> dict | None:
             "seed": args.seed,
             "tag": args.tag,
             # d, e, b: the LLM; c: the LLM whose (trimmed) tokenizer its Light-T uses, for d and e on top of it
-            "llm": str(args.llm) if args.llm and (variant.needs_llm or variant.key == "c") else None,
+            "llm": str(args.llm) if args.llm and (variant.needs_llm or variant.key in "cfg") else None,
             "corpus": _corpus_summary(args.corpus),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs visible",

@@ -595,15 +595,23 @@ class MMSLTForConditionalGeneration(VisualPrefixLMMixin, _MMSLTHead, GenerationM
 
     @classmethod
     def from_pretraining(cls, pretraining: str | MMSLTForPreTraining, llm: str | PreTrainedModel | None = None,
-                         gguf_file: str | None = None, **config_kwargs) -> MMSLTForConditionalGeneration:
+                         gguf_file: str | None = None, front_end_only: bool = False,
+                         **config_kwargs) -> MMSLTForConditionalGeneration:
         """Stage 2 from an MMLP checkpoint: backbone, description mapper, temporal conv, MLP and the encoder (LoRA
         included; for a decoder-only LLM the whole decoder stack) come from stage 1; the decoder (the LM head) from
         the pretrained `llm` — a Hub id, folder, GGUF file (or folder + `gguf_file`), offline model name or model;
-        the paper's mBART-50 — or, without one, from a fresh LLM built from the stage-1 config (offline demo)."""
+        the paper's mBART-50 — or, without one, from a fresh LLM built from the stage-1 config (offline demo).
+
+        With `front_end_only=True` only the visual front end — backbone, description mapper, temporal conv — comes
+        from stage 1, and `llm` (required) is the whole translator with its own vocabulary and special tokens: e.g.
+        a pretrained decoder-only LLM after an MMLP pre-training with a small text model. The MLP that maps the
+        temporal conv's output to the LLM's inputs then starts untrained at the LLM's width."""
         if not isinstance(pretraining, MMSLTForPreTraining):
             pretraining = MMSLTForPreTraining.from_pretrained(pretraining)
         if isinstance(llm, (str, bytes)) or hasattr(llm, "__fspath__"):
             llm = load_llm(llm, gguf_file)
+        if front_end_only:
+            return cls._from_front_end(pretraining, llm, config_kwargs)
         config = MMSLTConfig(**{**pretraining.config.to_dict(), **config_kwargs})
         attn_implementation = llm.config._attn_implementation if llm is not None else None
         model = cls(config, llm=llm)
@@ -616,6 +624,31 @@ class MMSLTForConditionalGeneration(VisualPrefixLMMixin, _MMSLTHead, GenerationM
             target.load_state_dict(_merged_state(pretraining.llm_encoder))
         else:
             target.load_state_dict(encoder_state)
+        return model
+
+
+    @classmethod
+    def _from_front_end(cls, pretraining: MMSLTForPreTraining, llm: PreTrainedModel | None,
+                        config_kwargs: dict) -> MMSLTForConditionalGeneration:
+        if llm is None:
+            raise ValueError("from_pretraining(front_end_only=True) needs the translator LLM (`llm=`)")
+        fields = pretraining.config.to_dict()
+        for key in ("text_config", "llm_type", "lora_target_modules", "is_encoder_decoder", "pad_token_id",
+                    "bos_token_id", "eos_token_id", "decoder_start_token_id", "forced_bos_token_id",
+                    "forced_eos_token_id"):
+            fields.pop(key, None)
+        text = llm.config
+        fields.update(text_config=text, pad_token_id=text.pad_token_id, bos_token_id=text.bos_token_id,
+                      eos_token_id=text.eos_token_id,
+                      decoder_start_token_id=getattr(text, "decoder_start_token_id", None))
+        fields.update(config_kwargs)
+        attn_implementation = llm.config._attn_implementation  # building the composite config resets it on the LLM
+        model = cls(MMSLTConfig(**fields), llm=llm)
+        model.llm.set_attn_implementation(attn_implementation or model.config._attn_implementation)
+        state = {k: v for k, v in pretraining.model.state_dict().items() if not k.startswith("mlp.")}
+        missing, unexpected = model.model.load_state_dict(state, strict=False)
+        if unexpected or any(not k.startswith("mlp.") for k in missing):
+            raise ValueError(f"the MMLP front end does not fit this config: missing {missing}, unexpected {unexpected}")
         return model
 
 

@@ -157,6 +157,51 @@ def test_stage2_transfer_is_exact_and_mapper_frozen(pretraining, tmp_path):
     assert all(torch.equal(mapper[k], v) for k, v in model.description_mapper.state_dict().items())
 
 
+def test_front_end_only_takes_the_visual_front_end_and_a_whole_new_llm(tmp_path):
+    """`from_pretraining(front_end_only=True)`: backbone, mapper and temporal conv exactly from MMLP (mBART-shaped
+    text model), the translator a different, decoder-only LLM kept whole with its own special tokens; a new MLP at
+    the LLM's width; it trains (loss goes down, the frozen parts stay put) and round-trips through save/load."""
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    torch.manual_seed(0)
+    mmlp = MMSLTForPretraining(MMSLTConfig.tiny(vocab_size=40)).eval()
+    mmlp.save_pretrained(tmp_path / "mmlp")
+    llm = AutoModelForCausalLM.from_config(LlamaConfig(
+        vocab_size=23, hidden_size=48, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=128, pad_token_id=0, bos_token_id=1, eos_token_id=2))
+    llm_state = {k: v.clone() for k, v in llm.state_dict().items()}
+    model = MMSLTForConditionalGeneration.from_pretraining(tmp_path / "mmlp", llm=llm, front_end_only=True,
+                                                           llm_finetuning="full", freeze_backbone=True)
+    assert model.config.llm_type == "causal" and not model.config.is_encoder_decoder
+    assert (model.config.pad_token_id, model.config.bos_token_id, model.config.eos_token_id) == (0, 1, 2)
+    for name in ("backbone", "description_mapper", "temporal_conv"):
+        assert all(torch.equal(a, b) for a, b in zip(getattr(mmlp, name).state_dict().values(),
+                                                     getattr(model, name).state_dict().values())), name
+    assert model.mlp(torch.zeros(1, 1, 32)).shape[-1] == 48  # the MLP maps to the new LLM's width
+    assert all(torch.equal(llm_state[k], v) for k, v in model.llm.state_dict().items())  # the LLM whole
+    backbone = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+    inputs = batch()
+    video = {"pixel_values_videos": inputs["pixel_values_videos"], "video_mask": inputs["video_mask"]}
+    labels = torch.tensor([[5, 6, 2], [7, 2, -100], [8, 2, -100]])
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    losses = []
+    for _ in range(8):
+        loss = model(**video, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    assert all(torch.equal(backbone[k], v) for k, v in model.backbone.state_dict().items())
+    model.eval().save_pretrained(tmp_path / "stage2")
+    loaded = AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "stage2").eval()
+    assert type(loaded.llm) is type(llm) and torch.equal(loaded(**video, labels=labels).logits,
+                                                         model(**video, labels=labels).logits)
+    with pytest.raises(ValueError, match="needs the translator LLM"):
+        MMSLTForConditionalGeneration.from_pretraining(mmlp, front_end_only=True)
+
+
 def test_full_finetuning_folds_stage1_lora_into_the_encoder(pretraining, tmp_path):
     pretraining.eval()
     for name, param in pretraining.llm_encoder.named_parameters():

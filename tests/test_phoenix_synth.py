@@ -321,7 +321,7 @@ def test_benchmark_refuses_llm_variants_without_llm(bench, tiny_corpus, tmp_path
 
 
 @pytest.mark.slow
-def test_benchmark_mmslt_variants_with_and_without_mapper(bench, tiny_corpus, tmp_path):
+def test_benchmark_mmslt_variants_with_and_without_mapper(bench, tiny_corpus, tiny_llm, tmp_path):
     from sign_translation.data import load_sign_dataset
     from sign_translation.tokenization import build_offline_text_encoder
 
@@ -379,6 +379,37 @@ def test_benchmark_mmslt_variants_with_and_without_mapper(bench, tiny_corpus, tm
         bench.parse_args(["--variant", "c", "--translation-steps", "4"])
     with pytest.raises(SystemExit):
         bench.parse_args(["--variant", "f", "--translation-steps", "0"])
+
+    # a pretrained LLM as the whole translator on g's finished pre-training (--pretraining, --llm): no new
+    # pre-training, the front end's backbone exactly g's, the LLM's own tokenizer trimmed to the training sentences
+    translate_llm = {**json.loads((recipes / "phoenix_synth_mmslt_translate_llm.json").read_text()), **small}
+    (tmp_path / "tr_llm.json").write_text(json.dumps(translate_llm))
+    given = REPO / g["pretraining"] if (REPO / g["pretraining"]).is_dir() else Path(g["pretraining"])
+    on_llm = bench.main(["--variant", "g", "--corpus", str(tiny_corpus), "--workdir", str(tmp_path / "runs"),
+                         "--results", str(results), "--description-encoder", encoder, "--recipe",
+                         str(tmp_path / "pre.json"), str(tmp_path / "tr_llm.json"), "--max-steps", "2",
+                         "--eval-steps", "2", "--llm", str(tiny_llm), "--pretraining", str(given), "--tag", "llm"])
+    assert on_llm["pretraining"] == g["pretraining"] and on_llm["llm"] == str(tiny_llm)
+    assert on_llm["settings"]["translate"]["front_end_only"] is True
+    assert on_llm["settings"]["pretrain"]["config_overrides"]["use_description_mapper"] is False
+    assert on_llm["video_reliance"]["tokens"] > 0 and [p["step"] for p in on_llm["curve"]] == [2]
+    model_dir = REPO / on_llm["run_dir"] if (REPO / on_llm["run_dir"]).is_dir() else Path(on_llm["run_dir"])
+    assert model_dir.is_dir() and not (model_dir.parent / "pretrain").exists()
+    from sign_translation import MMSLTForConditionalGeneration, MMSLTForPreTraining
+    from sign_translation.processing import SignTranslationProcessor
+
+    trained = MMSLTForConditionalGeneration.from_pretrained(model_dir)
+    assert trained.config.text_config.model_type == "gemma3_text" and trained.config.llm_type == "causal"
+    assert len(SignTranslationProcessor.from_pretrained(model_dir).tokenizer) < 150  # trimmed
+    backbone = MMSLTForPreTraining.from_pretrained(given).backbone.state_dict()
+    assert all(torch.equal(backbone[k], v) for k, v in trained.backbone.state_dict().items())  # frozen
+    assert "[tiny_llm" in bench.format_table(json.loads(results.read_text()))
+    with pytest.raises(SystemExit, match="without the description mapper"):
+        bench.main(["--variant", "f", "--corpus", str(tiny_corpus), "--workdir", str(tmp_path / "runs"),
+                    "--results", str(results), "--description-encoder", encoder, "--llm", str(tiny_llm),
+                    "--pretraining", str(given), "--tag", "llm"])
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--variant", "g", "--pretraining", str(given)])  # needs --tag
 
 
 def test_curves_show_unfinished_runs_with_their_stage1_time(bench, tmp_path):

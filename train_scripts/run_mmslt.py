@@ -80,11 +80,20 @@ class MMSLTArguments:
         default=None, metadata={"help": "with a folder as --llm_name_or_path / --tokenizer_name_or_path: its GGUF file"}
     )
     trim_vocabulary: bool = field(
-        default=False, metadata={"help": "pretrain: cut the tokenizer and LLM to the training sentences' tokens"}
+        default=False, metadata={"help": "pretrain (or translate with --front_end_only): cut the tokenizer and LLM to "
+                                 "the training sentences' tokens"}
     )
     config_overrides: str | None = field(default=None, metadata={"help": "JSON dict of MMSLTConfig fields"})
     description_cache: str | None = field(default=None, metadata={"help": "pretrain: the embeddings cache folder"})
     pretrained_model_name_or_path: str | None = field(default=None, metadata={"help": "translate: the MMLP checkpoint"})
+    front_end_only: bool = field(
+        default=False, metadata={"help": "translate: take only the visual front end (backbone, description mapper, "
+                                 "temporal conv) from MMLP; --llm_name_or_path is the whole translator, with its own "
+                                 "tokenizer (cut to the training sentences with --trim_vocabulary) and a new MLP"}
+    )
+    llm_learning_rate: float | None = field(
+        default=None, metadata={"help": "translate: the LLM's own learning rate (the rest: --learning_rate)"}
+    )
     cache_visual_features: bool = field(
         default=False, metadata={"help": "translate with a frozen backbone: cache its per-frame features once"}
     )
@@ -133,11 +142,13 @@ def build_pretraining(args: MMSLTArguments, data: DataArguments, train_texts: li
     return model, SignTranslationProcessor(build_video_processor(data), tokenizer)
 
 
-def build_translation(args: MMSLTArguments):
+def build_translation(args: MMSLTArguments, train_texts: list[str] | None = None):
     if not args.pretrained_model_name_or_path:
         raise ValueError("--stage translate needs --pretrained_model_name_or_path (the MMLP checkpoint)")
     processor = SignTranslationProcessor.from_pretrained(args.pretrained_model_name_or_path)
     overrides = parse_config_overrides(args.config_overrides, MMSLTConfig)
+    if args.front_end_only:
+        return build_translation_on_front_end(args, processor, overrides, train_texts)
     llm = None
     if args.llm_name_or_path:  # the LLM's vocabulary cut to the pre-training tokenizer's, when that was trimmed
         source = resolve_pretrained(args.llm_name_or_path, args.gguf_file)
@@ -149,6 +160,21 @@ def build_translation(args: MMSLTArguments):
     ids = generation_token_ids(processor.tokenizer, model.config.is_encoder_decoder)
     model.generation_config.update(**{k: v for k, v in ids.items() if v is not None})
     return model, processor
+
+
+def build_translation_on_front_end(args: MMSLTArguments, mmlp_processor, overrides: dict, train_texts):
+    """`--front_end_only`: MMLP's visual front end + the whole `--llm_name_or_path` LLM with its own tokenizer."""
+    if not args.llm_name_or_path:
+        raise ValueError("--front_end_only needs --llm_name_or_path (the translator LLM)")
+    source = resolve_pretrained(args.llm_name_or_path, args.gguf_file)
+    llm, tokenizer = load_llm(source), ensure_pad_token(AutoTokenizer.from_pretrained(source))
+    if args.trim_vocabulary:
+        llm, tokenizer, _ = trim_vocabulary(llm, tokenizer, train_texts)
+    model = MMSLTForConditionalGeneration.from_pretraining(args.pretrained_model_name_or_path, llm=llm,
+                                                           front_end_only=True, **overrides)
+    ids = generation_token_ids(tokenizer, model.config.is_encoder_decoder)
+    model.generation_config.update(**{k: v for k, v in ids.items() if v is not None})
+    return model, SignTranslationProcessor(mmlp_processor.video_processor, tokenizer)
 
 
 def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
@@ -184,7 +210,7 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
         return results
 
     training_args.predict_with_generate = True
-    model, processor = build_translation(args)
+    model, processor = build_translation(args, train_set["text"])
     collator = SignTranslationCollator(processor, augment=data.augment, max_target_length=data.max_target_length)
     if args.cache_visual_features:
         cache_dir = args.feature_cache_dir or f"{training_args.output_dir}/feature_cache"
@@ -198,6 +224,7 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
         model=model, args=training_args, train_dataset=train_set, eval_dataset=eval_set, data_collator=collator,
         processing_class=processor,
         compute_metrics=build_compute_metrics(processor.tokenizer, char_level=data.char_level_bleu),
+        learning_rates={r"(^|\.)llm\.": args.llm_learning_rate} if args.llm_learning_rate is not None else None,
         callbacks=callbacks,
     )
     card = card_kwargs_from(data, args.language_code, args.pretrained_model_name_or_path)
