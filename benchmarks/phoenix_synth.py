@@ -688,7 +688,7 @@ def seed_summary(rows: list[dict]) -> list[str]:
         pairs = []
         for seed in seeds:
             f = by_seed["mmslt", tag, seed]
-            g_tag = f["g_tag"] if "g_tag" in f else tag
+            g_tag = _g_counterpart_tag(f)
             if ("mmslt_no_mapper", g_tag, seed) in by_seed:
                 pairs.append((f, by_seed["mmslt_no_mapper", g_tag, seed]))
         if len(pairs) < 2:
@@ -700,6 +700,21 @@ def seed_summary(rows: list[dict]) -> list[str]:
         lines.append(f"f{f' ({tag})' if tag else ''} - {g_label}, same seed, {len(pairs)} seeds: test BLEU-4 "
                      f"{spread(test)}, f ahead in {sum(d > 0 for d in test)} of {len(test)}; dev BLEU-4 {spread(dev)}")
     return lines
+
+
+def _g_counterpart_tag(f: dict) -> str | None:
+    """The tag of g's run to compare an f run with, seed by seed: the one f's record names (`g_tag`), else f's own
+    tag without a leading "mse<weight>" part when f's pre-training changed the description term's weight — a
+    change g, which has no description term, does not have ("mse50-p6000-t6000" pairs with g's "p6000-t6000")."""
+    if "g_tag" in f:
+        return f["g_tag"]
+    tag = f.get("tag")
+    pretrain = (f.get("settings") or {}).get("pretrain") or {}
+    if tag and (pretrain.get("config_overrides") or {}).get("mse_weight") is not None:
+        parts = tag.split("-")
+        if parts[0].startswith("mse"):
+            return "-".join(parts[1:]) or None
+    return tag
 
 
 def _total_seconds(record: dict) -> float | None:

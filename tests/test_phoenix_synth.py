@@ -536,6 +536,16 @@ def test_table_pairs_an_mse_weight_run_with_the_recipes_g(bench):
     lines = bench.seed_summary(rows)
     assert lines[-1] == ("f (mse5) - g, same seed, 2 seeds: test BLEU-4 0.00 ± 1.41 (min -1.00, max 1.00), f ahead in "
                          "1 of 2; dev BLEU-4 0.75 ± 0.35 (min 0.50, max 1.00)")
+    # a weight change on a longer schedule (tag "mse5-p6000", no g_tag recorded): g's run of the same schedule
+    heavier = {"pretrain": {"config_overrides": {"mse_weight": 5.0}}}
+    rows = [record("mmslt", 0, 9.0, 8.0, tag="mse5-p6000", settings=heavier),
+            record("mmslt", 1, 7.0, 7.5, tag="mse5-p6000", settings=heavier),
+            record("mmslt_no_mapper", 0, 8.0, 7.0, tag="p6000"), record("mmslt_no_mapper", 1, 8.0, 7.0, tag="p6000"),
+            record("mmslt_no_mapper", 0, 1.0, 1.0), record("mmslt_no_mapper", 1, 1.0, 1.0)]
+    assert bench.seed_summary(rows)[-1].startswith("f (mse5-p6000) - g (p6000), same seed, 2 seeds: test BLEU-4 "
+                                                   "0.00 ± 1.41")
+    # a tag that only starts like one ("msex") without a weight change keeps its own tag
+    assert bench._g_counterpart_tag(record("mmslt", 0, 1.0, 1.0, tag="msex-p6000")) == "msex-p6000"
 
 
 def test_mse_weight_needs_a_tag_and_variant_f(bench):
