@@ -410,7 +410,7 @@ def run_mmslt(args, variant: Variant) -> dict:
         pretrain["config_overrides"]["mse_weight"] = args.mse_weight
     if args.llm and not args.recipe:  # the whole translator is the LLM, on MMLP's visual front end
         translate = {**json.loads((RECIPES / LLM_TRANSLATE_RECIPE).read_text()),
-                     "_path": str((RECIPES / LLM_TRANSLATE_RECIPE).relative_to(REPO))}
+                     "_path": _display_path(RECIPES / LLM_TRANSLATE_RECIPE)}
     else:
         translate = _recipe(args, variant, 1)
     translate.update(_budget_overrides(args))

@@ -626,7 +626,6 @@ class MMSLTForConditionalGeneration(VisualPrefixLMMixin, _MMSLTHead, GenerationM
             target.load_state_dict(encoder_state)
         return model
 
-
     @classmethod
     def _from_front_end(cls, pretraining: MMSLTForPreTraining, llm: PreTrainedModel | None,
                         config_kwargs: dict) -> MMSLTForConditionalGeneration:
