@@ -267,7 +267,8 @@ def default_image_threads() -> int:
 
 # A video file's decoder (one thread: it reads the stream in order) may run up to this many chunks ahead of the
 # preparation, while those chunks hold at most PREFETCH_AHEAD_BYTES of decoded frames: 3 chunks of 8 frames at
-# 320x240 (1.8 MB each), one at 720p or more. Measured: 0.76x -> 0.82-0.85x of torchcodec's decoding of every frame.
+# 320x240 (1.8 MB each), one at 720p or more. Measured (benchmarks/video_input.py, five runs): +0.03-0.09 of
+# torchcodec's decoding speed over one chunk ahead, every frame at 224 px.
 MAX_FILE_CHUNKS_AHEAD = 3
 PREFETCH_AHEAD_BYTES = 32 * 1024 * 1024
 
