@@ -207,7 +207,11 @@ def run_most_frequent(args) -> dict:
 
 
 def _recipe(args, variant: Variant, index: int = 0) -> dict:
-    path = Path(args.recipe[index]) if args.recipe else RECIPES / variant.recipes[index]
+    return _load_recipe(Path(args.recipe[index]) if args.recipe else RECIPES / variant.recipes[index])
+
+
+def _load_recipe(path: Path) -> dict:
+    """A recipe file with its source path (`_path`, relative to the repository when inside it)."""
     recipe = json.loads(path.read_text())
     recipe["_path"] = str(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
     return recipe
@@ -408,11 +412,8 @@ def run_mmslt(args, variant: Variant) -> dict:
     pretrain.setdefault("config_overrides", {})["use_description_mapper"] = use_mapper
     if args.mse_weight is not None:  # the description term's weight in MMLP (recipe: the paper's 0.1)
         pretrain["config_overrides"]["mse_weight"] = args.mse_weight
-    if args.llm and not args.recipe:  # the whole translator is the LLM, on MMLP's visual front end
-        translate = {**json.loads((RECIPES / LLM_TRANSLATE_RECIPE).read_text()),
-                     "_path": _display_path(RECIPES / LLM_TRANSLATE_RECIPE)}
-    else:
-        translate = _recipe(args, variant, 1)
+    # with --llm the whole translator is the LLM, on MMLP's visual front end
+    translate = _load_recipe(RECIPES / LLM_TRANSLATE_RECIPE) if args.llm and not args.recipe else _recipe(args, variant, 1)
     translate.update(_budget_overrides(args))
     if args.llm:  # whatever the recipe: only MMLP's front end is reused; the LLM keeps its own (trimmed) tokenizer
         translate.update(front_end_only=True, trim_vocabulary=True)

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 
 def make_inputs(work: Path, frames: int) -> tuple[Path, Path]:
@@ -44,7 +45,6 @@ def make_inputs(work: Path, frames: int) -> tuple[Path, Path]:
          "-pix_fmt", "yuv420p", "-c:v", "libx264", str(video)],
         check=True,
     )
-    from PIL import Image
     from torchcodec.decoders import VideoDecoder
 
     folder = work / "frames"
@@ -91,41 +91,45 @@ def legacy_processor_class():
     return LegacySignVideoProcessor
 
 
-def serial(fn):
-    """`fn` with prefetching off: chunks decoded and prepared one after the other on one core."""
-    from sign_translation.processing import video_io
+def patched(module_name: str, attribute: str, replacement):
+    """A wrapper running `fn` with `module.attribute` replaced (restored afterwards): the code paths this package used
+    before a change, timed in the same process as today's."""
+    import importlib
 
-    def run():
-        original = video_io.default_prefetch
-        video_io.default_prefetch = lambda: False
-        try:
-            return fn()
-        finally:
-            video_io.default_prefetch = original
+    def wrap(fn):
+        def run():
+            module = importlib.import_module(module_name)  # at call time: importing this script imports nothing
+            original = getattr(module, attribute)
+            setattr(module, attribute, replacement)
+            try:
+                return fn()
+            finally:
+                setattr(module, attribute, original)
 
-    return run
+        return run
+
+    return wrap
 
 
-def small_pages(fn):
-    """`fn` with the clip buffers allocated by a plain `torch.empty` (4 KiB pages, first touch page by page), as
-    before `empty_frames` asked the kernel for huge pages."""
-    from sign_translation.processing import video_processing_sign_translation as module
+VIDEO_IO = "sign_translation.processing.video_io"
+# prefetching off: chunks decoded and prepared one after the other on one core
+serial = patched(VIDEO_IO, "default_prefetch", lambda: False)
+# clip buffers from a plain torch.empty (4 KiB pages, first touch page by page), as before `empty_frames` asked the
+# kernel for huge pages
+small_pages = patched("sign_translation.processing.video_processing_sign_translation", "empty_frames",
+                      lambda shape, dtype=torch.float32: torch.empty(tuple(shape), dtype=dtype))
+# a video file's decoder one chunk ahead of the preparation, as before `file_chunks_ahead` let it queue up to three
+one_chunk_ahead = patched(VIDEO_IO, "file_chunks_ahead", lambda chunk_size, info: 1)
 
-    def run():
-        original = module.empty_frames
-        module.empty_frames = lambda shape, dtype=torch.float32: torch.empty(tuple(shape), dtype=dtype)
-        try:
-            return fn()
-        finally:
-            module.empty_frames = original
 
-    return run
+def image_threads(count: int, fn):
+    """`fn` with `count` threads decoding frame-folder images ahead of the preparation (the default: one per core,
+    at most 2; before, always one)."""
+    return patched(VIDEO_IO, "default_image_threads", lambda: count)(fn)
 
 
 def legacy_read_folder(folder: Path) -> torch.Tensor:
     """read_video on a frame folder as it was: each image permuted to CHW, then torch.stack of the strided views."""
-    from PIL import Image
-
     from sign_translation.processing.video_io import list_frame_files
 
     chunks = []
@@ -139,57 +143,18 @@ def legacy_read_folder(folder: Path) -> torch.Tensor:
     return torch.cat(chunks)
 
 
-def pil_loop(folder: Path) -> np.ndarray:
-    from PIL import Image
+def _read_rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
 
-    arrays = []
-    for path in sorted(folder.glob("*.png")):
-        with Image.open(path) as image:
-            arrays.append(np.asarray(image.convert("RGB")))
-    return np.stack(arrays)
+
+def pil_loop(folder: Path) -> np.ndarray:
+    return np.stack([_read_rgb(path) for path in sorted(folder.glob("*.png"))])
 
 
 def pil_threads(folder: Path, pool) -> np.ndarray:
     """The PIL loop's work spread over a thread pool (`pool.map`, in order): the limit for two decoding threads."""
-    from PIL import Image
-
-    def read(path):
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-
-    return np.stack(list(pool.map(read, sorted(folder.glob("*.png")))))
-
-
-def image_threads(count: int, fn):
-    """`fn` with `count` threads decoding frame-folder images ahead of the preparation (the default: one per core,
-    at most 2; before, always one)."""
-    from sign_translation.processing import video_io
-
-    def run():
-        original = video_io.default_image_threads
-        video_io.default_image_threads = lambda: count
-        try:
-            return fn()
-        finally:
-            video_io.default_image_threads = original
-
-    return run
-
-
-def one_chunk_ahead(fn):
-    """`fn` with a video file's decoder running one chunk ahead of the preparation, as before
-    `file_chunks_ahead` let it queue up to three."""
-    from sign_translation.processing import video_io
-
-    def run():
-        original = video_io.file_chunks_ahead
-        video_io.file_chunks_ahead = lambda chunk_size, info: 1
-        try:
-            return fn()
-        finally:
-            video_io.file_chunks_ahead = original
-
-    return run
+    return np.stack(list(pool.map(_read_rgb, sorted(folder.glob("*.png")))))
 
 
 def interleaved(cases: dict, repeats: int) -> dict[str, float]:
