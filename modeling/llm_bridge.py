@@ -229,7 +229,7 @@ class VisualPrefixLMMixin:
             if decoder_input_ids is None and labels is not None:
                 decoder_input_ids = self._decoder_inputs_from_labels(labels)
             if decoder_input_ids is not None:
-                decoder_input_ids = self._drop_input_tokens(decoder_input_ids, keep_first=True)
+                decoder_input_ids = self._drop_input_tokens(decoder_input_ids, lm.config.pad_token_id, keep_first=True)
             outputs = lm(
                 inputs_embeds=prefix,
                 attention_mask=prefix_mask,
@@ -289,16 +289,16 @@ class VisualPrefixLMMixin:
         shifted[:, 0] = start
         return shifted
 
-    def _drop_input_tokens(self, input_ids: torch.Tensor, keep_first: bool = False) -> torch.Tensor:
+    def _drop_input_tokens(self, input_ids: torch.Tensor, pad_id: int | None, keep_first: bool = False) -> torch.Tensor:
         """Word dropout (`config.decoder_input_dropout`, training only): a random share of the teacher-forced input
-        tokens becomes the padding token (one fixed embedding for every blanked word), so the LM has to read the
-        visual prefix; padding, and with `keep_first` the start token, are kept. The targets are not touched."""
+        tokens becomes `pad_id`, the padding the caller filled `input_ids` with (one fixed embedding for every
+        blanked word), so the LM has to read the visual prefix; padding, and with `keep_first` the start token, are
+        kept. The targets are not touched."""
         rate = float(getattr(self.config, "decoder_input_dropout", 0.0) or 0.0)
         if not self.training or rate <= 0.0:
             return input_ids
-        pad_id = self.language_model.config.pad_token_id
         if pad_id is None:
-            pad_id = self.config.pad_token_id if self.config.pad_token_id is not None else 0
+            raise ValueError("decoder_input_dropout needs the LLM's pad_token_id (its config has none)")
         drop = torch.rand(input_ids.shape, device=input_ids.device) < rate
         drop &= input_ids != pad_id
         if keep_first:
@@ -316,7 +316,7 @@ class VisualPrefixLMMixin:
             label_lengths = [0] * batch
         else:
             label_lengths = (labels != -100).sum(1).tolist()
-            tokens = embed(self._drop_input_tokens(labels.masked_fill(labels == -100, pad_id)))  # (B, L, D)
+            tokens = embed(self._drop_input_tokens(labels.masked_fill(labels == -100, pad_id), pad_id))  # (B, L, D)
         total = max(p + n for p, n in zip(prefix_lengths, label_lengths))
         embeds = prefix.new_zeros(batch, total, dim)
         mask = prefix_mask.new_zeros(batch, total)

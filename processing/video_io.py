@@ -340,6 +340,8 @@ def read_video(
     Returns:
         frames (T,3,H',W') (uint8 unless `transform` changes it), the indices that were read, and the `VideoInfo`.
     """
+    if image_threads is not None and image_threads < 1:
+        raise ValueError(f"image_threads: expected a positive number of threads, got {image_threads}")
     transform = transform or (lambda x: x)
     prefetch = default_prefetch() if prefetch is None else prefetch
     chunk_size = chunk_size or (PREFETCH_CHUNK_FRAMES if prefetch else DECODE_CHUNK_FRAMES)
@@ -358,8 +360,6 @@ def read_video(
                 return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)
 
             threads = default_image_threads() if image_threads is None else image_threads
-            if threads < 1:
-                raise ValueError(f"image_threads: expected a positive number of threads, got {threads}")
             chunks = _run_chunks(load_images, _split(indices, chunk_size), transform, prefetch, threads)
             return _concat(chunks, path), indices, info
         if not os.path.exists(path):
