@@ -9,15 +9,22 @@ Rows (frames per second of each way, and its ratio to the reference row of its b
                 before (all frames read, then a per-clip float tail + pad copy), now with prefetching off (chunks
                 decoded and prepared one after the other on one core) and now (the next chunk decoded in a
                 background thread while this one is resized / cropped / normalised, up to 3 chunks queued), both
-                also with the clip buffer from a plain torch.empty (4 KiB pages, as before `empty_frames`), and with
+                also with the clip buffer from a plain torch.empty (4 KiB pages, as before `empty_frames`), always
+                fresh (huge pages, no reuse of freed clips' buffers, as before the frame-buffer cache), and with
                 the decoder one chunk ahead (as before `file_chunks_ahead`) │ the same with frame_stride=4
   frame folder: a plain PIL loop (open, RGB, np.asarray, np.stack — the limit), and the same on 2 threads │
                 read_video before (stack of permuted tensors) and now (stack HWC arrays, one permute) │ the
                 processor at 224 px, before / now with prefetch off / with one image-decoding thread ahead (as
                 before) / now (one per core, at most 2)
-  workers:      the processor inside a DataLoader with 0/1/2 worker processes (videos/s vs 0 workers)
+  workers:      the processor inside a DataLoader with 0/1/2 persistent worker processes, every frame of the file
+                and the frame folder, 16 clips each (videos/s vs 0 workers), each worker decoding with the default
+                threads or with one thread (prefetch off inside the worker)
+  --contention: each step of the every-frame path alone and with the other step running on the second core
+                (decode beside the preparation and the reverse; matrix products and zlib beside themselves, for
+                scale), and the ceiling that puts on overlapping decode and preparation on this machine
   --profile:    the processor's steps at 224 px timed one by one on one core (decode, resize, crop, uint8 → float32
-                into a fresh buffer with 4 KiB or huge pages or into a reused one, rescale + normalise)
+                into a fresh buffer with 4 KiB or huge pages, into a freed clip's buffer from the cache, or into one
+                reused buffer; rescale + normalise)
 
 "before" rows run the code paths this package used before the hardening issue, re-created here so both are timed
 in the same process on the same inputs.
@@ -118,6 +125,16 @@ serial = patched(VIDEO_IO, "default_prefetch", lambda: False)
 # kernel for huge pages
 small_pages = patched("sign_translation.processing.video_processing_sign_translation", "empty_frames",
                       lambda shape, dtype=torch.float32: torch.empty(tuple(shape), dtype=dtype))
+
+
+def _fresh_huge_pages(shape, dtype=torch.float32):
+    from sign_translation.processing.frame_buffers import huge_page_empty
+
+    return huge_page_empty(shape, dtype)
+
+
+# clip buffers always fresh (huge-page hint, no reuse of freed clips' memory), as before the frame-buffer cache
+no_reuse = patched("sign_translation.processing.video_processing_sign_translation", "empty_frames", _fresh_huge_pages)
 # a video file's decoder one chunk ahead of the preparation, as before `file_chunks_ahead` let it queue up to three
 one_chunk_ahead = patched(VIDEO_IO, "file_chunks_ahead", lambda chunk_size, info: 1)
 
@@ -178,21 +195,39 @@ def print_block(title: str, seconds: dict[str, float], items: int, unit: str = "
         print(f"  {name:58} {items / value:10.1f}  {reference / value:5.2f}x")
 
 
-def workers_block(video: Path, processor, repeats: int) -> dict[str, float]:
+def workers_block(source: Path, processor, repeats: int, clips: int = 16) -> dict[str, float]:
+    """The processor inside a DataLoader (`batch_size=None`, one clip per item; persistent workers, started before
+    the timing) with 0/1/2 worker processes, each worker decoding with the package's default threads (prefetching,
+    and on a frame folder `default_image_threads()` threads) or with them switched off inside it (one thread per
+    worker process). Returns the median seconds of a pass over `clips` clips of `source`."""
     from torch.utils.data import DataLoader
 
     class Clips(torch.utils.data.Dataset):
         def __len__(self):
-            return 8
+            return clips
 
         def __getitem__(self, index):
-            return processor(str(video), frame_stride=4)["pixel_values_videos"]
+            return processor(str(source))["pixel_values_videos"]
 
-    def run(workers: int):
-        loader = DataLoader(Clips(), batch_size=None, num_workers=workers)
-        return lambda: [x.shape for x in loader]
+    def one_thread(fn):
+        return serial(patched(VIDEO_IO, "default_image_threads", lambda: 1)(fn))
 
-    return interleaved({f"DataLoader, {w} worker process(es)": run(w) for w in (0, 1, 2)}, max(1, repeats // 2))
+    cases = {}
+    for workers, inner in ((0, True), (1, True), (1, False), (2, True), (2, False)):
+        data = DataLoader(Clips(), batch_size=None, num_workers=workers, persistent_workers=workers > 0)
+
+        def start(d=data):
+            return next(iter(d))
+
+        # Workers are forked at the first iteration and keep the module state they were forked with, so starting
+        # them inside the patch is what switches their threads off.
+        (start if inner else one_thread(start))()
+        name = (f"{workers} worker process(es), " + ("decoding threads as by default" if inner else
+                                                     "one thread per worker (prefetch off)"))
+        if workers == 0:
+            name = "0 workers (decoding in the training process, as by default)"
+        cases[name] = lambda d=data: [x.shape for x in d]
+    return interleaved(cases, max(1, repeats // 2))
 
 
 def profile_block(video: Path, processor, frames: int, repeats: int) -> dict[str, float]:
@@ -233,10 +268,117 @@ def profile_block(video: Path, processor, frames: int, repeats: int) -> dict[str
                                                                    resample=opts.get("resample")) for c in decoded],
         "centre crop 224 (a view)": lambda: [processor.center_crop(c, opts["crop_size"]) for c in resized],
         "uint8 -> float32 into a fresh buffer, 4 KiB pages": lambda: convert(torch.empty(shape)),
-        "uint8 -> float32 into a fresh buffer, huge pages (now)": lambda: convert(module.empty_frames(shape)),
-        "uint8 -> float32 into a reused buffer (no page faults)": lambda: convert(reused),
+        "uint8 -> float32 into a fresh buffer, huge pages": lambda: convert(_fresh_huge_pages(shape)),
+        "uint8 -> float32 into a freed clip's buffer (now: cache)": lambda: convert(module.empty_frames(shape)),
+        "uint8 -> float32 into one reused buffer (no page faults)": lambda: convert(reused),
         "rescale + normalise in place (mul_, add_)": normalise,
     }, repeats)
+
+
+def contention_block(video: Path, processor, frames: int, repeats: int) -> dict[str, float]:
+    """Each step of the every-frame path timed alone and while a second thread runs the other step in a loop on the
+    other core: decoding (a fresh torchcodec decoder, 8-frame chunks, as the processor decodes) and the preparation
+    (resize, centre crop, uint8 -> float32 into a fresh clip buffer, rescale + normalise, chunk by chunk, as the
+    processor prepares), plus matrix products and zlib, each beside itself, to show how this machine's two cores
+    share vector (SIMD) work and scalar work. Returns median seconds per row."""
+    import threading
+    import zlib
+
+    from torchcodec.decoders import VideoDecoder
+
+    from sign_translation.processing import video_processing_sign_translation as module
+
+    opts = processor._standardize_kwargs(**{n: getattr(processor, n, None) for n in processor.valid_kwargs.__annotations__})
+    chunks = [list(range(start, min(start + 8, frames))) for start in range(0, frames, 8)]
+    decoded = [VideoDecoder(str(video), seek_mode="exact", num_ffmpeg_threads=1).get_frames_at(indices=c).data
+               for c in chunks]
+    scale, shift = processor._affine_normalization(opts, 3)
+    matrix = torch.randn(256, 256)
+    data = np.random.default_rng(0).integers(0, 256, 1 << 20, dtype=np.uint8).tobytes() * 2
+
+    def decode():
+        decoder = VideoDecoder(str(video), seek_mode="exact", num_ffmpeg_threads=1)
+        for c in chunks:
+            decoder.get_frames_at(indices=c)
+
+    def prepare():
+        buffer = None
+        for c, chunk in zip(chunks, decoded):
+            chunk = processor.center_crop(processor.resize(chunk, size=opts["size"], resample=opts.get("resample")),
+                                          opts["crop_size"])
+            if buffer is None:
+                buffer = module.empty_frames((frames, *chunk.shape[1:]))
+            out = buffer[c[0] : c[-1] + 1]
+            out.copy_(chunk)
+            out.mul_(scale).add_(shift)
+
+    def matmul():
+        for _ in range(40):
+            matrix @ matrix
+
+    def compress():
+        zlib.compress(data, 6)
+
+    def beside(fn, other):
+        def run():
+            stop = threading.Event()
+
+            def loop():
+                while not stop.is_set():
+                    other()
+
+            thread = threading.Thread(target=loop, daemon=True)
+            thread.start()
+            try:
+                time.sleep(0.02)
+                start = time.perf_counter()
+                fn()
+                return time.perf_counter() - start
+            finally:
+                stop.set()
+                thread.join()
+
+        return run
+
+    def alone(fn):
+        def run():
+            start = time.perf_counter()
+            fn()
+            return time.perf_counter() - start
+
+        return run
+
+    cases = {
+        "decode alone": alone(decode),
+        "decode beside the preparation": beside(decode, prepare),
+        "preparation alone": alone(prepare),
+        "preparation beside decoding": beside(prepare, decode),
+        "matrix products alone (vector work, for scale)": alone(matmul),
+        "matrix products beside matrix products": beside(matmul, matmul),
+        "zlib alone (scalar work, for scale)": alone(compress),
+        "zlib beside zlib": beside(compress, compress),
+    }
+    for run in cases.values():
+        run()  # warm up
+    times = {name: [] for name in cases}
+    for _ in range(repeats):  # round-robin, so that the machine's drift hits every row alike
+        for name, run in cases.items():
+            times[name].append(run())
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def print_contention(rows: dict[str, float]) -> None:
+    print("\nthe every-frame steps alone and beside each other on the two cores (ms per clip; beside: x alone)")
+    alone = None
+    for name, seconds in rows.items():
+        if "alone" in name:
+            alone = seconds
+            print(f"  {name:58} {seconds * 1e3:8.1f} ms")
+        else:
+            print(f"  {name:58} {seconds * 1e3:8.1f} ms  {seconds / alone:5.2f}x")
+    overlapped = max(rows["decode beside the preparation"], rows["preparation beside decoding"])
+    print(f"  ceiling of decode overlapped with preparation: decode alone / max(both beside each other) = "
+          f"{rows['decode alone'] / overlapped:.2f}x of the decoder (fill, drain and thread hand-offs come on top)")
 
 
 def main() -> None:
@@ -246,6 +388,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1; see pipeline_latency.py)")
     parser.add_argument("--skip-workers", action="store_true", help="leave out the DataLoader workers block")
     parser.add_argument("--profile", action="store_true", help="also time the processor's steps one by one")
+    parser.add_argument("--contention", action="store_true",
+                        help="also time the every-frame steps beside each other on the two cores")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -270,6 +414,7 @@ def main() -> None:
         "processor 224 px, now, prefetch off (one core)": serial(lambda: now(str(video))),
         "processor 224 px, now, prefetch off, 4 KiB-page buffers": serial(small_pages(lambda: now(str(video)))),
         "processor 224 px, now, 4 KiB-page buffers": small_pages(lambda: now(str(video))),
+        "processor 224 px, now, fresh buffers (no reuse, as before)": no_reuse(lambda: now(str(video))),
         "processor 224 px, now, decoder 1 chunk ahead (as before)": one_chunk_ahead(lambda: now(str(video))),
         "processor 224 px, now (decoding overlaps preparation)": lambda: now(str(video)),
         "processor 224 px, frame_stride=4, before (frames/s of the source)": lambda: before(str(video), frame_stride=4),
@@ -280,6 +425,8 @@ def main() -> None:
     if args.profile:
         steps = profile_block(video, now, args.frames, args.repeats)
         print_block("the processor's steps at 224 px, one by one (ratio: decode time / step time)", steps, args.frames)
+    if args.contention:
+        print_contention(contention_block(video, now, args.frames, args.repeats))
 
     from concurrent.futures import ThreadPoolExecutor
 
@@ -295,13 +442,15 @@ def main() -> None:
             "processor 224 px, before (old stacking + old float tail)": lambda: _legacy_folder_processor(before, folder),
             "processor 224 px, now, prefetch off (one core)": serial(lambda: now(str(folder))),
             "processor 224 px, now, 1 image-decoding thread": image_threads(1, lambda: now(str(folder))),
+            "processor 224 px, now, fresh buffers (no reuse, as before)": no_reuse(lambda: now(str(folder))),
             f"processor 224 px, now ({threads} image-decoding threads)": lambda: now(str(folder)),
         }, args.repeats)
     print_block("PNG frame folder (210x260, PHOENIX size)", folder_rows, args.frames)
 
     if not args.skip_workers:
-        rows = workers_block(video, now, args.repeats)
-        print_block("processor in a DataLoader (8 clips, frame_stride=4)", rows, 8, unit="videos/s")
+        for label, source in (("mp4 every frame", video), ("PNG folder", folder)):
+            rows = workers_block(source, now, args.repeats)
+            print_block(f"processor in a DataLoader, 16 clips, {label}", rows, 16, unit="videos/s")
     print(f"\n1-minute load average at the end: {os.getloadavg()[0]:.2f}")
 
 

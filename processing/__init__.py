@@ -7,6 +7,7 @@ them into saved checkpoints so that those load with `trust_remote_code=True` wit
 from .collator import SignPretrainingCollator, SignTranslationCollator, video_source
 from .description_cache import DescriptionCache
 from .errors import SignInputError
+from .frame_buffers import frame_buffer_cache_info, set_frame_buffer_cache
 from .processing_sign_translation import SignTranslationProcessor
 from .sign_descriptions import (
     DEFAULT_DESCRIPTION_PROMPT,
@@ -33,8 +34,10 @@ __all__ = [
     "describe_dataset",
     "descriptions_from_corpus",
     "encode_descriptions",
+    "frame_buffer_cache_info",
     "list_frame_files",
     "read_video",
     "sample_frame_indices",
+    "set_frame_buffer_cache",
     "video_source",
 ]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,48 +26,8 @@ from transformers.video_processing_utils import BaseVideoProcessor
 from transformers.video_utils import VideoMetadata
 
 from .errors import SignInputError
+from .frame_buffers import empty_frames
 from .video_io import VideoInfo, frames_to_video, is_video_frame, read_video
-
-_HUGE_PAGE = 2 * 1024 * 1024
-_MADV_HUGEPAGE = 14  # <sys/mman.h>, Linux
-
-
-def _madvise_hugepage():
-    """libc's `madvise`, or None where there is none (not Linux, no libc)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        madvise = libc.madvise
-    except (OSError, AttributeError):
-        return None
-    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    madvise.restype = ctypes.c_int
-    return madvise
-
-
-_MADVISE = _madvise_hugepage()
-
-
-def empty_frames(shape: Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """`torch.empty(shape, dtype)` whose pages the kernel may back with 2 MiB huge pages (Linux, transparent huge
-    pages in "madvise" mode, the usual default).
-
-    A clip's float32 frames are a fresh buffer of tens of MiB written once; with 4 KiB pages its first touch costs
-    one page fault per 4 KiB, which measured 2-4x the time of the uint8 → float32 conversion itself on a 2-core VM
-    (benchmarks/video_input.py). Only a hint: where huge pages are unavailable nothing changes, values never do.
-    """
-    buffer = torch.empty(tuple(shape), dtype=dtype)
-    nbytes = buffer.numel() * buffer.element_size()
-    if _MADVISE is not None and nbytes >= 2 * _HUGE_PAGE:
-        start = buffer.data_ptr()
-        aligned = (start + _HUGE_PAGE - 1) // _HUGE_PAGE * _HUGE_PAGE
-        length = (start + nbytes - aligned) // _HUGE_PAGE * _HUGE_PAGE
-        if length > 0:
-            _MADVISE(aligned, length, _MADV_HUGEPAGE)  # a hint: a failure (EINVAL on old kernels) changes nothing
-    return buffer
 
 
 class SignVideoProcessorKwargs(VideosKwargs, total=False):

@@ -1,8 +1,10 @@
 """The faster code paths compute what the plain ones did: gradient checkpointing through the ResNet backbone (same
 loss, gradients and BatchNorm statistics, less memory kept for backward), the one-pass normalisation into the
-padded batch (in buffers the kernel may back with huge pages), and frame folders stacked as HWC arrays."""
+padded batch (in buffers the kernel may back with huge pages, reused from freed clips), and frame folders stacked as
+HWC arrays."""
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,8 @@ from PIL import Image
 from sign_translation import FlaLlmConfig, FlaLlmForVisualInitialization
 from sign_translation.processing import SignVideoProcessor
 from sign_translation.processing.video_io import read_video
+
+TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
 def _saved_bytes(model, video, mask, labels) -> tuple[torch.Tensor, int]:
@@ -90,6 +94,122 @@ def test_huge_page_buffers_are_plain_tensors_and_padding_stays_zero():
     values = batch["pixel_values_videos"]
     assert torch.equal(values[0], clips[0]) and torch.equal(values[1, :4], clips[1])
     assert values[1, 4:].abs().sum() == 0 and batch["video_mask"].sum(1).tolist() == [9, 4]
+
+
+@pytest.fixture
+def frame_cache():
+    """The frame-buffer cache at its default limit, emptied before and after the test."""
+    from sign_translation.processing import frame_buffers
+
+    frame_buffers.set_frame_buffer_cache(0)
+    frame_buffers.set_frame_buffer_cache(frame_buffers.DEFAULT_CACHE_BYTES)
+    yield frame_buffers
+    frame_buffers.set_frame_buffer_cache(0)
+    frame_buffers.set_frame_buffer_cache(frame_buffers.DEFAULT_CACHE_BYTES)
+
+
+CLIP = (8, 3, 224, 224)  # 4.6 MiB of float32: above the cache's 4 MiB floor
+
+
+def test_a_freed_clip_buffer_is_reused_and_a_live_one_never(frame_cache):
+    first = frame_cache.empty_frames(CLIP)
+    address = first.data_ptr()
+    view = first[2:]  # a view keeps the memory in use
+    del first
+    second = frame_cache.empty_frames(CLIP)
+    assert second.data_ptr() != address and frame_cache.frame_buffer_cache_info()["hits"] == 0
+    del view
+    third = frame_cache.empty_frames(CLIP)  # the first buffer is free now: its memory is handed out again
+    assert third.data_ptr() == address and frame_cache.frame_buffer_cache_info()["hits"] == 1
+    array = third.numpy()  # so does a numpy array of it
+    del third
+    fourth = frame_cache.empty_frames(CLIP)
+    assert fourth.data_ptr() != address
+    array[:] = 7.0
+    assert float(fourth.fill_(1.0).sum()) == fourth.numel()  # separate memory
+    assert fourth.shape == CLIP and fourth.dtype == torch.float32 and fourth.is_contiguous() and fourth._base is None
+
+
+def test_the_cache_serves_only_fitting_sizes_and_keeps_at_most_its_limit(frame_cache):
+    def frames(count):
+        return frame_cache.empty_frames((count, 3, 224, 224))  # 0.6 MB per frame; blocks rounded up to 2 MiB
+
+    hits = frame_cache.frame_buffer_cache_info()["hits"]
+    small, large = frames(8), frames(32)  # 6 MiB and 20 MiB blocks
+    small_address, large_address = small.data_ptr(), large.data_ptr()
+    del small, large
+    assert frame_cache.frame_buffer_cache_info()["blocks"] == 2
+    seven = frames(7)  # fits both: the smallest fitting block is taken
+    assert seven.data_ptr() == small_address
+    twelve = frames(12)  # 7.2 MB: more than the small block, and the large one is over 1.5x that: a new block
+    assert twelve.data_ptr() != large_address
+    thirty = frames(30)
+    assert thirty.data_ptr() == large_address
+    tiny = frames(2)  # 1.2 MB: below the 4 MiB floor, never cached
+    del seven, twelve, thirty, tiny
+    info = frame_cache.frame_buffer_cache_info()
+    assert info["blocks"] == 3 and info["bytes"] == (6 + 8 + 20) * 2**20 and info["hits"] == hits + 2
+    frame_cache.set_frame_buffer_cache(16 * 2**20)  # the oldest blocks dropped until the rest fits the limit
+    info = frame_cache.frame_buffer_cache_info()
+    assert info["bytes"] <= 16 * 2**20 and info["blocks"] == 0  # the 20 MiB block was the newest: alone too big
+    twelve = frames(12)
+    del twelve
+    assert frame_cache.frame_buffer_cache_info()["bytes"] == 8 * 2**20
+    frame_cache.set_frame_buffer_cache(0)
+    assert frame_cache.frame_buffer_cache_info()["blocks"] == 0
+    again = frames(8)
+    del again
+    assert frame_cache.frame_buffer_cache_info()["blocks"] == 0  # off: nothing is kept
+    for bad in (-1, 1.5, "256", True):
+        with pytest.raises(ValueError, match="max_bytes"):
+            frame_cache.set_frame_buffer_cache(bad)
+
+
+def test_processor_output_is_the_same_whatever_a_reused_buffer_held(frame_cache):
+    """Freed buffers full of NaN are handed to the next clips and batches: every element is written (frames and
+    padding alike), so the output equals the one computed with the cache off."""
+    videos = [str(TEST_DATA / "SOUP.mp4"), str(TEST_DATA / "video.mp4")]
+    processor = SignVideoProcessor(frame_stride=2)
+    frame_cache.set_frame_buffer_cache(0)
+    expected = processor(videos)["pixel_values_videos"]
+    expected_one = processor(videos[0])["pixel_values_videos"]
+    frame_cache.set_frame_buffer_cache(frame_cache.DEFAULT_CACHE_BYTES)
+    for _ in range(2):
+        poisoned = [frame_cache.empty_frames(expected.shape).fill_(float("nan")),
+                    frame_cache.empty_frames(expected[0].shape).fill_(float("nan")),
+                    frame_cache.empty_frames(expected[1].shape).fill_(float("nan"))]
+        del poisoned
+        assert frame_cache.frame_buffer_cache_info()["blocks"] >= 3
+        batch = processor(videos)["pixel_values_videos"]
+        one = processor(videos[0])["pixel_values_videos"]
+        assert torch.equal(batch, expected) and torch.equal(one, expected_one)
+        del batch, one
+    assert frame_cache.frame_buffer_cache_info()["hits"] >= 3
+
+
+def test_a_dataloader_worker_starts_with_an_empty_cache(frame_cache):
+    """DataLoader workers are forked: each starts with an empty cache of its own (the parent's blocks are
+    copy-on-write pages there), and its buffers still work and travel back to the parent intact."""
+    from torch.utils.data import DataLoader
+
+    kept = frame_cache.empty_frames(CLIP)
+    del kept
+    assert frame_cache.frame_buffer_cache_info()["blocks"] == 1
+    loader = DataLoader(_CacheProbe(), batch_size=None, num_workers=1, multiprocessing_context="fork")
+    (blocks_in_worker, buffer), = list(loader)
+    assert blocks_in_worker == 0 and torch.equal(buffer, torch.full(CLIP, 2.0))
+    assert frame_cache.frame_buffer_cache_info()["blocks"] == 1
+
+
+class _CacheProbe(torch.utils.data.Dataset):
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, index):
+        from sign_translation.processing import frame_buffers
+
+        blocks = frame_buffers.frame_buffer_cache_info()["blocks"]
+        return blocks, frame_buffers.empty_frames(CLIP).fill_(2.0)
 
 
 @pytest.mark.parametrize("route", ["deprecated_alias", "trainer_argument"])
