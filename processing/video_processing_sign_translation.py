@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from torchvision.transforms.v2.functional import InterpolationMode
 from transformers.image_processing_utils import BatchFeature
 from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, PILImageResampling, SizeDict
 from transformers.processing_utils import Unpack, VideosKwargs
@@ -161,6 +162,47 @@ def validate_video_options(options: dict, where: str = "SignVideoProcessor") -> 
     fps = options.get("fps")
     if fps is not None and not (isinstance(fps, (int, float)) and np.isfinite(fps) and fps > 0):
         raise bad("fps", fps, "a frame rate > 0 or None")
+    factor = options.get("rescale_factor")
+    if factor is not None and not (_is_number(factor) and np.isfinite(factor) and factor > 0):
+        raise bad("rescale_factor", factor, "a finite number > 0 (e.g. 1/255)")
+    for name, positive in (("image_mean", False), ("image_std", True)):
+        value = options.get(name)
+        if value is None:
+            continue
+        values = list(value) if isinstance(value, (list, tuple, np.ndarray, torch.Tensor)) else [value]
+        if (len(values) not in (1, 3) or not all(_is_number(v) and np.isfinite(float(v)) for v in values)
+                or (positive and not all(float(v) > 0 for v in values))):
+            raise bad(name, value, ("a number or 3 numbers (one per RGB channel)" +
+                                    (", all > 0" if positive else "") + ", finite"))
+    resample = options.get("resample")
+    if resample is not None and not isinstance(resample, InterpolationMode) and (
+            isinstance(resample, bool) or not isinstance(resample, (int, np.integer))
+            or int(resample) not in _RESAMPLE_CODES):
+        names = ", ".join(f"{member.value} ({member.name})" for member in PILImageResampling)
+        raise bad("resample", resample, f"a PILImageResampling value — {names} — or a torchvision InterpolationMode")
+
+
+def _is_number(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating)) or (
+        isinstance(value, torch.Tensor) and value.ndim == 0 and value.dtype != torch.bool)
+
+
+_RESAMPLE_CODES = frozenset(int(member) for member in PILImageResampling)
+
+
+def check_crop_fits(size, crop_size, do_center_crop, where: str = "SignVideoProcessor") -> None:
+    """A crop larger than the resized frame would pad it with zeros (transformers' `center_crop` does): refuse it
+    when both are given as height × width. Checked when videos are processed, not at construction, where
+    transformers lets `from_dict(..., size=42, crop_size=84)` set any pair (its common tests do)."""
+    if not do_center_crop or size is None or crop_size is None:
+        return
+    size, crop = dict(_size_pairs(size)), dict(_size_pairs(crop_size))
+    for side in ("height", "width"):
+        if side in size and side in crop and crop[side] > size[side]:
+            raise SignInputError(
+                f"{where}: crop_size[{side!r}]={crop[side]} is larger than size[{side!r}]={size[side]}; the crop must "
+                "fit inside the resized frame (the papers: size 256, crop 224)"
+            )
 
 
 class SignVideoProcessor(BaseVideoProcessor):
@@ -239,6 +281,7 @@ class SignVideoProcessor(BaseVideoProcessor):
         video_metadata = kwargs.pop("video_metadata", None)
         device = kwargs.pop("device", None)
         opts = self._standardize_kwargs(**kwargs)
+        check_crop_fits(opts.get("size"), opts.get("crop_size"), opts.get("do_center_crop"))
 
         sources = self._as_list_of_videos(videos, opts.get("input_data_format"))
         metadata = self._metadata_per_video(video_metadata, len(sources))

@@ -102,11 +102,19 @@ def copy_checkpoint(source: Path, target: Path) -> Path:
         ({"augment_probability": 1.5}, r"augment_probability=1.5; expected a probability"),
         ({"augment_scale": [1.2, 0.8]}, r"augment_scale=\[1.2, 0.8\]; expected \[min, max\]"),
         ({"fps": 0}, r"fps=0; expected a frame rate > 0"),
+        ({"image_mean": [0.5, 0.5]}, r"image_mean=\[0.5, 0.5\]; expected a number or 3 numbers"),
+        ({"image_std": [0.5, 0.0, 0.5]}, r"image_std=\[0.5, 0.0, 0.5\]; expected .* all > 0"),
+        ({"image_std": float("nan")}, r"image_std=nan; expected"),
+        ({"rescale_factor": "1/255"}, r"rescale_factor='1/255'; expected a finite number > 0"),
+        ({"rescale_factor": 0}, r"rescale_factor=0; expected a finite number > 0"),
+        ({"resample": 99}, r"resample=99; expected a PILImageResampling value .*2 \(BILINEAR\)"),
+        ({"crop_size": {"height": 40, "width": 28}}, r"crop_size\['height'\]=40 is larger than size\['height'\]=32"),
     ],
 )
 def test_processor_refuses_nonsense_at_construction_and_call(kwargs, message):
-    with pytest.raises(SignInputError, match=message):
-        SignVideoProcessor(**kwargs)
+    if "crop_size" not in kwargs or min(kwargs["crop_size"].values()) < 1:  # a crop larger than the frame: at call
+        with pytest.raises(SignInputError, match=message):
+            SignVideoProcessor(**kwargs)
     processor = SignVideoProcessor(size=32, crop_size=28)
     with pytest.raises(SignInputError, match=message):
         processor(np.zeros((4, 32, 32, 3), np.uint8), **kwargs)
