@@ -278,8 +278,8 @@ def profile_block(video: Path, processor, frames: int, repeats: int) -> dict[str
 def contention_block(video: Path, processor, frames: int, repeats: int) -> dict[str, float]:
     """Each step of the every-frame path timed alone and while a second thread runs the other step in a loop on the
     other core: decoding (a fresh torchcodec decoder, 8-frame chunks, as the processor decodes) and the preparation
-    (resize, centre crop, uint8 -> float32 into a fresh clip buffer, rescale + normalise, chunk by chunk, as the
-    processor prepares), plus matrix products and zlib, each beside itself, to show how this machine's two cores
+    (resize, centre crop, uint8 -> float32 into the clip buffer from `empty_frames`, rescale + normalise, chunk by
+    chunk, as the processor prepares), plus matrix products and zlib, each beside itself, to show how this machine's two cores
     share vector (SIMD) work and scalar work. Returns median seconds per row."""
     import threading
     import zlib
