@@ -183,8 +183,10 @@ def validate_video_options(options: dict, where: str = "SignVideoProcessor") -> 
 
 
 def _is_number(value) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating)) or (
-        isinstance(value, torch.Tensor) and value.ndim == 0 and value.dtype != torch.bool)
+    """A real number: Python / numpy scalars or a 0-d tensor, booleans excluded."""
+    if isinstance(value, torch.Tensor):
+        return value.ndim == 0 and value.dtype != torch.bool and not value.is_complex()
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 _RESAMPLE_CODES = frozenset(int(member) for member in PILImageResampling)
