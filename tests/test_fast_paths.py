@@ -187,6 +187,40 @@ def test_processor_output_is_the_same_whatever_a_reused_buffer_held(frame_cache)
     assert frame_cache.frame_buffer_cache_info()["hits"] >= 3
 
 
+def test_clips_kept_by_threads_stay_intact_while_freed_ones_are_reused(frame_cache):
+    """Three threads process clips and batches at once, each keeping a random few and dropping the rest: every output
+    still equals the cache-off one when it is dropped or at the end, while freed buffers were handed out again."""
+    import random
+    import threading
+
+    processor = SignVideoProcessor(size=128, crop_size=112)  # 0.15 MB per frame: 30+ frames pass the 4 MiB floor
+    rng = np.random.default_rng(0)
+    videos = [rng.integers(0, 256, (n, 60, 80, 3), dtype=np.uint8) for n in (30, 34, 40)]
+    inputs = [*videos, videos[:2]]  # three clips and one padded batch
+    frame_cache.set_frame_buffer_cache(0)
+    expected = [processor(x)["pixel_values_videos"] for x in inputs]
+    frame_cache.set_frame_buffer_cache(frame_cache.DEFAULT_CACHE_BYTES)
+    hits = frame_cache.frame_buffer_cache_info()["hits"]
+    wrong = []
+
+    def work(seed):
+        choose, kept = random.Random(seed), []
+        for _ in range(12):
+            which = choose.randrange(len(inputs))
+            kept.append((processor(inputs[which])["pixel_values_videos"], which))
+            while len(kept) > choose.randrange(1, 4):
+                output, which = kept.pop(choose.randrange(len(kept)))
+                wrong.extend([which] if not torch.equal(output, expected[which]) else [])
+        wrong.extend(which for output, which in kept if not torch.equal(output, expected[which]))
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == [] and frame_cache.frame_buffer_cache_info()["hits"] > hits
+
+
 def test_a_dataloader_worker_starts_with_an_empty_cache(frame_cache):
     """DataLoader workers are forked: each starts with an empty cache of its own (the parent's blocks are
     copy-on-write pages there), and its buffers still work and travel back to the parent intact."""
