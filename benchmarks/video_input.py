@@ -174,16 +174,17 @@ def pil_threads(folder: Path, pool) -> np.ndarray:
     return np.stack(list(pool.map(_read_rgb, sorted(folder.glob("*.png")))))
 
 
-def interleaved(cases: dict, repeats: int) -> dict[str, float]:
-    """Median seconds of each case, the cases run round-robin so that load changes hit all of them alike."""
+def interleaved(cases: dict, repeats: int, self_timed: bool = False) -> dict[str, float]:
+    """Median seconds of each case, the cases run round-robin so that load changes hit all of them alike. With
+    `self_timed`, each case returns the seconds to count (it times only part of what it runs)."""
     for fn in cases.values():
         fn()  # warm up
     times = {name: [] for name in cases}
     for _ in range(repeats):
         for name, fn in cases.items():
             start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
+            result = fn()
+            times[name].append(result if self_timed else time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -222,35 +223,45 @@ def workers_block(source: Path, processor, repeats: int, clips: int = 16) -> dic
         # Workers are forked at the first iteration and keep the module state they were forked with, so starting
         # them inside the patch is what switches their threads off.
         (start if inner else one_thread(start))()
-        name = (f"{workers} worker process(es), " + ("decoding threads as by default" if inner else
-                                                     "one thread per worker (prefetch off)"))
         if workers == 0:
             name = "0 workers (decoding in the training process, as by default)"
+        else:
+            threads = "decoding threads as by default" if inner else "one thread per worker (prefetch off)"
+            name = f"{workers} worker process(es), {threads}"
         cases[name] = lambda d=data: [x.shape for x in d]
     return interleaved(cases, max(1, repeats // 2))
 
 
-def profile_block(video: Path, processor, frames: int, repeats: int) -> dict[str, float]:
-    """The processor's steps at 224 px timed one by one on the whole clip, chunk by chunk as the processor runs
-    them (8 frames), one core: where the time of "every frame of a file" goes."""
+def _steps(video: Path, processor, frames: int):
+    """What the step-by-step blocks share: the processor's options, the 8-frame chunks it decodes, those chunks
+    decoded once (one decoder), the affine normalisation, and a `decode()` that decodes them again as the processor
+    does (a fresh decoder, chunk by chunk)."""
     from torchcodec.decoders import VideoDecoder
-
-    from sign_translation.processing import video_processing_sign_translation as module
 
     opts = processor._standardize_kwargs(**{n: getattr(processor, n, None) for n in processor.valid_kwargs.__annotations__})
     chunks = [list(range(start, min(start + 8, frames))) for start in range(0, frames, 8)]
     decoder = VideoDecoder(str(video), seek_mode="exact", num_ffmpeg_threads=1)
     decoded = [decoder.get_frames_at(indices=c).data for c in chunks]
-    resized = [processor.resize(c, size=opts["size"], resample=opts.get("resample")) for c in decoded]
-    cropped = [processor.center_crop(c, opts["crop_size"]) for c in resized]
     scale, shift = processor._affine_normalization(opts, 3)
-    shape = (frames, *cropped[0].shape[1:])
-    reused = torch.empty(shape)
 
     def decode():
-        d = VideoDecoder(str(video), seek_mode="exact", num_ffmpeg_threads=1)
+        fresh = VideoDecoder(str(video), seek_mode="exact", num_ffmpeg_threads=1)
         for c in chunks:
-            d.get_frames_at(indices=c)
+            fresh.get_frames_at(indices=c)
+
+    return opts, chunks, decoded, scale, shift, decode
+
+
+def profile_block(video: Path, processor, frames: int, repeats: int) -> dict[str, float]:
+    """The processor's steps at 224 px timed one by one on the whole clip, chunk by chunk as the processor runs
+    them (8 frames), one core: where the time of "every frame of a file" goes."""
+    from sign_translation.processing import video_processing_sign_translation as module
+
+    opts, chunks, decoded, scale, shift, decode = _steps(video, processor, frames)
+    resized = [processor.resize(c, size=opts["size"], resample=opts.get("resample")) for c in decoded]
+    cropped = [processor.center_crop(c, opts["crop_size"]) for c in resized]
+    shape = (frames, *cropped[0].shape[1:])
+    reused = torch.empty(shape)
 
     def convert(buffer):
         cursor = 0
@@ -284,22 +295,11 @@ def contention_block(video: Path, processor, frames: int, repeats: int) -> dict[
     import threading
     import zlib
 
-    from torchcodec.decoders import VideoDecoder
-
     from sign_translation.processing import video_processing_sign_translation as module
 
-    opts = processor._standardize_kwargs(**{n: getattr(processor, n, None) for n in processor.valid_kwargs.__annotations__})
-    chunks = [list(range(start, min(start + 8, frames))) for start in range(0, frames, 8)]
-    decoded = [VideoDecoder(str(video), seek_mode="exact", num_ffmpeg_threads=1).get_frames_at(indices=c).data
-               for c in chunks]
-    scale, shift = processor._affine_normalization(opts, 3)
+    opts, chunks, decoded, scale, shift, decode = _steps(video, processor, frames)
     matrix = torch.randn(256, 256)
     data = np.random.default_rng(0).integers(0, 256, 1 << 20, dtype=np.uint8).tobytes() * 2
-
-    def decode():
-        decoder = VideoDecoder(str(video), seek_mode="exact", num_ffmpeg_threads=1)
-        for c in chunks:
-            decoder.get_frames_at(indices=c)
 
     def prepare():
         buffer = None
@@ -358,13 +358,7 @@ def contention_block(video: Path, processor, frames: int, repeats: int) -> dict[
         "zlib alone (scalar work, for scale)": alone(compress),
         "zlib beside zlib": beside(compress, compress),
     }
-    for run in cases.values():
-        run()  # warm up
-    times = {name: [] for name in cases}
-    for _ in range(repeats):  # round-robin, so that the machine's drift hits every row alike
-        for name, run in cases.items():
-            times[name].append(run())
-    return {name: statistics.median(values) for name, values in times.items()}
+    return interleaved(cases, repeats, self_timed=True)
 
 
 def print_contention(rows: dict[str, float]) -> None:

@@ -170,8 +170,7 @@ def empty_frames(shape: Sequence[int], dtype: torch.dtype = torch.float32) -> to
     frames: from a freed clip's memory when the cache holds a block of a fitting size, else fresh memory with the
     huge-page hint. Every element must be written before it is read, exactly as with `torch.empty`."""
     shape = tuple(int(s) for s in shape)
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    nbytes = int(np.prod(shape, dtype=np.int64)) * itemsize
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     np_dtype = _numpy_dtype(dtype) if nbytes >= CACHE_MIN_BYTES and _CACHE.max_bytes > 0 else None
     if np_dtype is None:
         return huge_page_empty(shape, dtype)
